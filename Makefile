@@ -1,0 +1,46 @@
+# The two commands a user needs: `make test` and `make demo`. Everything they need is installed here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+export TZ := UTC
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+
+.PHONY: test demo install install-demo lint types unit synth bench clean
+
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip setuptools
+	touch $@
+
+# Runtime + what the demo's in-process AWS emulator needs (moto): fast first install.
+$(VENV)/.demo: $(VENV)/.created pyproject.toml
+	$(PIP) install -e '.[demo]'
+	touch $@
+
+# Everything the tests need: dev tools, CDK libraries, notebook runner.
+$(VENV)/.dev: $(VENV)/.created pyproject.toml
+	$(PIP) install -e '.[dev]'
+	touch $@ $(VENV)/.demo
+
+install: $(VENV)/.dev
+install-demo: $(VENV)/.demo
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check functions tests bench infra
+
+types: $(VENV)/.dev
+	$(VENV)/bin/mypy
+
+test: lint types
+	$(VENV)/bin/pytest -n 2 -q
+
+demo: $(VENV)/.demo
+	$(VENV)/bin/trailhound demo
+
+bench: $(VENV)/.dev
+	$(PY) bench/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) .trailhound cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache

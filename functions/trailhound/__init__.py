@@ -1,0 +1,3 @@
+"""TrailHound: serverless automated incident responder for AWS."""
+
+__version__ = "0.1.0"
