@@ -1,0 +1,233 @@
+"""Run detections over a window of an event store and turn their rows into findings.
+
+The runner binds the window (and the threshold) as parameters, checks every row against the
+output contract, applies the configured tuning (enabled, allowlists, threshold override) outside
+the SQL, and builds :class:`~trailhound.findings.Finding`s with stable fingerprints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import ipaddress
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from trailhound.config import DetectionTuning, Settings
+from trailhound.detections.model import CONTRACT_COLUMNS, ColumnType, Detection
+from trailhound.errors import DetectionFormatError, SqlError, UserInputError
+from trailhound.findings import Finding, ProposedResponse, Window, fingerprint
+from trailhound.store.base import EventStore, QueryResult
+
+
+class DetectionOutputError(DetectionFormatError):
+    """A detection's result breaks the output contract (names the detection and the column)."""
+
+
+def _settings(settings: Settings | None) -> Settings:
+    if settings is not None:
+        return settings
+    from trailhound.config import settings as load
+
+    return load()
+
+
+def tuning_for(detection: Detection, settings: Settings | None) -> DetectionTuning:
+    return _settings(settings).detections.get(detection.id) or DetectionTuning()
+
+
+def threshold_for(detection: Detection, tuning: DetectionTuning) -> int | None:
+    t = detection.header.threshold
+    if t is None:
+        return None
+    return tuning.threshold if tuning.threshold is not None else t.min
+
+
+def query_params(detection: Detection, start: dt.datetime, end: dt.datetime,
+                 tuning: DetectionTuning | None = None) -> dict[str, Any]:
+    """The parameters the detection's placeholders take for this window."""
+    params: dict[str, Any] = {"START_TIME": _utc(start), "END_TIME": _utc(end)}
+    threshold = threshold_for(detection, tuning or DetectionTuning())
+    if threshold is not None:
+        params["THRESHOLD"] = threshold
+    return params
+
+
+def run_detection(store: EventStore, detection: Detection, start: dt.datetime, end: dt.datetime, *,
+                  settings: Settings | None = None) -> list[Finding]:
+    """Findings of one detection over ``[start, end)``; a disabled detection raises none."""
+    tuning = tuning_for(detection, settings)
+    if not tuning.enabled:
+        return []
+    result = execute(store, detection, start, end, tuning=tuning)
+    return findings_from_result(detection, result, start, end, tuning=tuning)
+
+
+def run_detections(store: EventStore, detections: Iterable[Detection], start: dt.datetime,
+                   end: dt.datetime, *, settings: Settings | None = None) -> list[Finding]:
+    """Findings of every detection, ordered by severity (highest first), then first_seen."""
+    s = _settings(settings)
+    findings: list[Finding] = []
+    for detection in detections:
+        findings.extend(run_detection(store, detection, start, end, settings=s))
+    findings.sort(key=lambda f: (-f.severity.rank, f.first_seen, f.detection_id))
+    return findings
+
+
+def execute(store: EventStore, detection: Detection, start: dt.datetime, end: dt.datetime, *,
+            tuning: DetectionTuning | None = None) -> QueryResult:
+    """Run the detection's SQL for the window; an engine error names the detection."""
+    if _utc(end) <= _utc(start):
+        raise UserInputError(f"window [{start}, {end}) is empty: the end must be after the start")
+    try:
+        return store.query(detection.sql, query_params(detection, start, end, tuning))
+    except SqlError as exc:
+        raise SqlError(f"detection {detection.id} ({detection.path}): {exc}") from exc
+
+
+def findings_from_result(detection: Detection, result: QueryResult, start: dt.datetime, end: dt.datetime,
+                         *, tuning: DetectionTuning | None = None) -> list[Finding]:
+    tuning = tuning or DetectionTuning()
+    check_columns(detection, result.columns)
+    threshold = threshold_for(detection, tuning)
+    out: list[Finding] = []
+    for index, raw in enumerate(result.rows):
+        row = coerce_row(detection, raw, index)
+        if threshold is not None and detection.header.threshold is not None:
+            value = row.get(detection.header.threshold.column)
+            if isinstance(value, (int, float)) and value < threshold:
+                continue
+        if is_allowed(row, tuning):
+            continue
+        out.append(build_finding(detection, row, start, end))
+    out.sort(key=lambda f: (f.first_seen, f.fingerprint, f.event_ids))
+    return out
+
+
+# --- the output contract ---------------------------------------------------------------------
+
+def check_columns(detection: Detection, columns: Sequence[str]) -> None:
+    present = {c.lower() for c in columns}
+    needed = list(CONTRACT_COLUMNS) + list(detection.header.dedup_key)
+    if detection.header.response:
+        needed += list(detection.header.response.params.values())
+    if detection.header.threshold:
+        needed.append(detection.header.threshold.column)
+    missing = [c for c in dict.fromkeys(needed) if c not in present]
+    if missing:
+        raise DetectionOutputError(f"detection {detection.id} ({detection.path}): result has no column "
+                                   + ", ".join(missing))
+
+
+_TRINO_ARRAY = re.compile(r"^\[(.*)\]$", re.S)
+
+
+def _as_array(value: Any) -> list[str] | None:
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value if v is not None] if all(isinstance(v, str) or v is None for v in value) else None
+    if isinstance(value, str):  # engines that return text (CloudTrail Lake): JSON or Trino rendering
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            m = _TRINO_ARRAY.match(value.strip())
+            if not m:
+                return None
+            inner = m.group(1).strip()
+            return [v.strip() for v in inner.split(",")] if inner else []
+        return _as_array(parsed) if isinstance(parsed, list) else None
+    return None
+
+
+def _as_timestamp(value: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return _utc(value)
+    if isinstance(value, str):
+        try:
+            return _utc(dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+        except ValueError:
+            return None
+    return None
+
+
+def coerce_row(detection: Detection, raw: Mapping[str, Any], index: int = 0) -> dict[str, Any]:
+    """Check (and normalise text from text-only engines) the contract columns of one row."""
+    row = {k.lower(): v for k, v in raw.items()}
+    for col, typ in CONTRACT_COLUMNS.items():
+        value = row.get(col)
+        ok: Any
+        if typ is ColumnType.ARRAY:
+            ok = _as_array(value)
+            if not ok:
+                _mistyped(detection, col, typ, value, index, "a non-empty array of eventIDs")
+        elif typ is ColumnType.TIMESTAMP:
+            ok = _as_timestamp(value)
+            if ok is None:
+                _mistyped(detection, col, typ, value, index)
+        else:
+            if value is not None and not isinstance(value, str):
+                _mistyped(detection, col, typ, value, index)
+            ok = value
+        row[col] = ok
+    return row
+
+
+def _mistyped(detection: Detection, col: str, typ: ColumnType, value: Any, index: int,
+              expected: str | None = None) -> None:
+    raise DetectionOutputError(
+        f"detection {detection.id} ({detection.path}): column {col} of row {index} is "
+        f"{type(value).__name__} {str(value)[:60]!r}; expected {expected or typ.value}"
+    )
+
+
+# --- tuning ----------------------------------------------------------------------------------
+
+def _principals(row: Mapping[str, Any]) -> list[str]:
+    return [v for v in (row.get("actor_arn"), row.get("principal_arn")) if isinstance(v, str) and v]
+
+
+def _ip_matches(ip: str, pattern: str) -> bool:
+    if "/" in pattern:
+        try:
+            return ipaddress.ip_address(ip) in ipaddress.ip_network(pattern, strict=False)
+        except ValueError:
+            return False
+    return fnmatch.fnmatchcase(ip, pattern)
+
+
+def is_allowed(row: Mapping[str, Any], tuning: DetectionTuning) -> bool:
+    """True when the configured allowlists cover this row's principal or source IP."""
+    if tuning.allow_principals and any(
+        fnmatch.fnmatchcase(arn, glob) for arn in _principals(row) for glob in tuning.allow_principals
+    ):
+        return True
+    ip = row.get("source_ip")
+    return bool(tuning.allow_source_ips and isinstance(ip, str)
+                and any(_ip_matches(ip, p) for p in tuning.allow_source_ips))
+
+
+# --- findings --------------------------------------------------------------------------------
+
+def build_finding(detection: Detection, row: Mapping[str, Any], start: dt.datetime, end: dt.datetime) -> Finding:
+    h = detection.header
+    fp = fingerprint(h.id, h.dedup_key, row)
+    params: dict[str, Any] = {}
+    if h.response:
+        params = {name: row.get(col) for name, col in h.response.params.items()}
+    data: dict[str, Any] = {c: row.get(c) for c in CONTRACT_COLUMNS}
+    data.update(
+        id=fp, detection_id=h.id, title=h.title, severity=h.severity, fingerprint=fp,
+        attack=list(h.attack), techniques=list(h.techniques),
+        extra={k: v for k, v in row.items() if k not in CONTRACT_COLUMNS},
+        response=ProposedResponse(action=h.response.action if h.response else None, params=params,
+                                  runbook=h.runbook),
+        window=Window(start=start, end=end),
+    )
+    return Finding.model_validate(data)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
