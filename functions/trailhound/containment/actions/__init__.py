@@ -1,0 +1,1 @@
+"""Containment actions, one module per AWS service. Importing a module registers its actions."""
