@@ -38,6 +38,7 @@ class Resources:
     user_name: str = "svc-reporting"
     access_key_id: str = ""
     other_user: str = "backup-operator"
+    backdoor_key_id: str = ""  # the key the attacker creates for other_user
     trail_name: str = "org-audit-trail"
     trail_bucket: str = "audit-logs-111122223333"
     instance_id: str = "i-0c9d8e7f6a5b41230"
@@ -92,7 +93,7 @@ def _compromised_iam_user(rec: Recorder, t0: dt.datetime, res: Resources, rng: r
              req={"userName": res.user_name})
     rec.call(victim, at(8), "iam.amazonaws.com", "ListAccessKeys", ip=ATTACKER_IP, ua=ua,
              req={"userName": res.other_user})
-    new_key = rand_id(rng, "AKIA")
+    new_key = res.backdoor_key_id or rand_id(rng, "AKIA")
     rec.call(victim, at(9), "iam.amazonaws.com", "CreateAccessKey", ip=ATTACKER_IP, ua=ua,
              req={"userName": res.other_user},
              resp={"accessKey": {"accessKeyId": new_key, "createDate": "Nov 27, 2026 9:09:00 AM",

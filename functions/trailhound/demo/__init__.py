@@ -1,0 +1,1 @@
+"""``trailhound demo``: the whole incident, locally, against an in-process AWS emulator."""
