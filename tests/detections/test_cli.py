@@ -10,7 +10,7 @@ from trailhound.cli import main
 from trailhound.detections.model import fixtures_dir, load_detections
 from trailhound.detections.testing import FixtureKind, fixture_files
 
-DET = load_detections()[0]
+DET = load_detections(ids=["cloudtrail_logging_stopped"])[0]
 POSITIVE = fixture_files(DET.id)[FixtureKind.POSITIVE][0]
 
 
@@ -37,7 +37,7 @@ def test_detect_json_lists_findings(db: str, capsys: pytest.CaptureFixture[str])
 
 def test_detect_default_window_ends_now(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    assert main(["detect", "--db", db, "--format", "json"]) == 0
+    assert main(["detect", "--db", db, "--detection", DET.id, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == []  # fixture events are in the past
 
 

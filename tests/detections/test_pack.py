@@ -17,7 +17,7 @@ from sqlglot import exp
 from trailhound.config import Settings
 from trailhound.detections.coverage import coverage, load_uncovered
 from trailhound.detections.model import CONTRACT_COLUMNS, ColumnType, Detection, fixtures_dir, load_detections
-from trailhound.detections.runner import execute, run_detection
+from trailhound.detections.runner import run_detection
 from trailhound.detections.testing import (
     BASELINE,
     FixtureKind,
@@ -25,6 +25,7 @@ from trailhound.detections.testing import (
     evaluate_fixture,
     fixture_event_ids,
     fixture_files,
+    fixture_result,
     fixture_store,
     store_window,
 )
@@ -90,9 +91,7 @@ def test_output_contract_on_duckdb(det: Detection) -> None:
         pytest.fail(f"{det.id}: no positive fixture to execute")
     rows = 0
     for path in positives:
-        store = fixture_store((path,))
-        start, end = store_window(store)
-        result = execute(store, det, start, end)
+        result = fixture_result(det, path)
         missing = [c for c in CONTRACT_COLUMNS if c not in result.columns]
         assert not missing, f"{det.id}: result has no column {missing}"
         for row in result.rows:

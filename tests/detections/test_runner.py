@@ -158,3 +158,12 @@ def test_empty_window_is_an_error(store: LocalStore, tmp_path: Path) -> None:
     det = detection(tmp_path, CONTRACT)
     with pytest.raises(Exception, match="empty"):
         run_detection(store, det, T0, T0, settings=Settings())
+
+
+def test_known_accounts_suppress_external_account_rows(store: LocalStore, tmp_path: Path) -> None:
+    det = detection(tmp_path, CONTRACT + ", '444455556666' AS external_account")
+    assert len(run_detection(store, det, *window(), settings=Settings())) == 3
+    known = Settings(known_accounts=("444455556666",))
+    assert run_detection(store, det, *window(), settings=known) == []
+    public = detection(tmp_path, CONTRACT + ", '*' AS external_account", id="public_test")
+    assert len(run_detection(store, public, *window(), settings=known)) == 3

@@ -209,6 +209,9 @@ class Detection:
     sql: str
     path: Path
 
+    def __hash__(self) -> int:
+        return hash((self.header.id, self.sql, self.path))
+
     @property
     def id(self) -> str:
         return self.header.id

@@ -58,11 +58,12 @@ def query_params(detection: Detection, start: dt.datetime, end: dt.datetime,
 def run_detection(store: EventStore, detection: Detection, start: dt.datetime, end: dt.datetime, *,
                   settings: Settings | None = None) -> list[Finding]:
     """Findings of one detection over ``[start, end)``; a disabled detection raises none."""
-    tuning = tuning_for(detection, settings)
+    s = _settings(settings)
+    tuning = tuning_for(detection, s)
     if not tuning.enabled:
         return []
     result = execute(store, detection, start, end, tuning=tuning)
-    return findings_from_result(detection, result, start, end, tuning=tuning)
+    return findings_from_result(detection, result, start, end, tuning=tuning, known_accounts=s.known_accounts)
 
 
 def run_detections(store: EventStore, detections: Iterable[Detection], start: dt.datetime,
@@ -88,7 +89,8 @@ def execute(store: EventStore, detection: Detection, start: dt.datetime, end: dt
 
 
 def findings_from_result(detection: Detection, result: QueryResult, start: dt.datetime, end: dt.datetime,
-                         *, tuning: DetectionTuning | None = None) -> list[Finding]:
+                         *, tuning: DetectionTuning | None = None,
+                         known_accounts: Iterable[str] = ()) -> list[Finding]:
     tuning = tuning or DetectionTuning()
     check_columns(detection, result.columns)
     threshold = threshold_for(detection, tuning)
@@ -99,7 +101,7 @@ def findings_from_result(detection: Detection, result: QueryResult, start: dt.da
             value = row.get(detection.header.threshold.column)
             if isinstance(value, (int, float)) and value < threshold:
                 continue
-        if is_allowed(row, tuning):
+        if is_allowed(row, tuning) or only_known_accounts(row, known_accounts):
             continue
         out.append(build_finding(detection, row, start, end))
     out.sort(key=lambda f: (f.first_seen, f.fingerprint, f.event_ids))
@@ -205,6 +207,21 @@ def is_allowed(row: Mapping[str, Any], tuning: DetectionTuning) -> bool:
     ip = row.get("source_ip")
     return bool(tuning.allow_source_ips and isinstance(ip, str)
                 and any(_ip_matches(ip, p) for p in tuning.allow_source_ips))
+
+
+EXTERNAL_ACCOUNT_COLUMN = "external_account"
+
+
+def only_known_accounts(row: Mapping[str, Any], known_accounts: Iterable[str]) -> bool:
+    """True when the row's ``external_account`` (comma-separated account ids) lists only accounts
+    from ``Settings.known_accounts``: sharing with or trusting a known account is not a finding.
+    ``*`` (public) is never known."""
+    value = row.get(EXTERNAL_ACCOUNT_COLUMN)
+    known = set(known_accounts)
+    if not isinstance(value, str) or not value.strip() or not known:
+        return False
+    accounts = {a.strip() for a in value.split(",") if a.strip()}
+    return bool(accounts) and accounts <= known
 
 
 # --- findings --------------------------------------------------------------------------------

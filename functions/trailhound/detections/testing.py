@@ -22,9 +22,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from trailhound.config import Settings
 from trailhound.detections.model import Detection, fixtures_dir
-from trailhound.detections.runner import run_detection
+from trailhound.detections.runner import execute, findings_from_result, run_detection
 from trailhound.errors import DetectionFormatError
 from trailhound.findings import Finding
+from trailhound.store.base import QueryResult
 from trailhound.store.local import LocalStore
 
 BASELINE = "_baseline"
@@ -82,11 +83,18 @@ def store_window(store: LocalStore) -> tuple[dt.datetime, dt.datetime]:
     return first.replace(tzinfo=dt.UTC), last.replace(tzinfo=dt.UTC) + dt.timedelta(seconds=1)
 
 
-def evaluate_fixture(detection: Detection, path: Path) -> FixtureResult:
-    kind = FixtureKind.POSITIVE if path.name.startswith("positive_") else FixtureKind.NEGATIVE
+@cache
+def fixture_result(detection: Detection, path: Path) -> QueryResult:
+    """The raw result of a detection over one fixture file (cached per detection and file)."""
     store = fixture_store((path,))
     start, end = store_window(store)
-    findings = run_detection(store, detection, start, end, settings=Settings())
+    return execute(store, detection, start, end)
+
+
+def evaluate_fixture(detection: Detection, path: Path) -> FixtureResult:
+    kind = FixtureKind.POSITIVE if path.name.startswith("positive_") else FixtureKind.NEGATIVE
+    start, end = store_window(fixture_store((path,)))
+    findings = findings_from_result(detection, fixture_result(detection, path), start, end)
     if kind is FixtureKind.NEGATIVE:
         ok = not findings
         msg = "no finding" if ok else f"{len(findings)} unexpected finding(s): " + _describe(findings)
