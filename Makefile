@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
+# uv resolves and downloads in parallel: a fresh install takes ~30 s where pip takes minutes.
+# pip stays the fallback if uv cannot be installed or fails.
+UV := $(VENV)/bin/uv
+INSTALL = if [ -x $(UV) ]; then $(UV) pip install -q --python $(PY) $(1) || $(PIP) install $(1); else $(PIP) install $(1); fi
 export TZ := UTC
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
@@ -11,17 +15,17 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --upgrade pip setuptools
+	$(PIP) install uv || true
 	touch $@
 
 # Runtime + what the demo's in-process AWS emulator needs (moto): fast first install.
 $(VENV)/.demo: $(VENV)/.created pyproject.toml
-	$(PIP) install -e '.[demo]'
+	$(call INSTALL,-e '.[demo]')
 	touch $@
 
 # Everything the tests need: dev tools, CDK libraries, notebook runner.
 $(VENV)/.dev: $(VENV)/.created pyproject.toml
-	$(PIP) install -e '.[dev]'
+	$(call INSTALL,-e '.[dev]')
 	touch $@ $(VENV)/.demo
 
 install: $(VENV)/.dev
