@@ -249,3 +249,29 @@ def test_disable_console_access(run, iam, alice, calls, assert_declared, records
     assert len(back["secret"]) >= 20
     assert back["secret"] not in records.path.read_text()  # shown once, never stored
     assert_declared(DisableConsoleAccess, calls, rollback=True)
+
+
+def test_failed_apply_is_recorded_with_its_before_state(run, iam, alice, records):
+    from botocore.exceptions import ClientError
+    from trailhound.containment.errors import ContainmentAwsError
+
+    def deny(**_):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, "UpdateAccessKey")
+
+    run.session.events.register("before-call.iam.UpdateAccessKey", deny)
+    with pytest.raises(ContainmentAwsError, match="^deactivate_access_key: AWS UpdateAccessKey failed: AccessDenied"):
+        run.apply("deactivate_access_key", {"user_name": "alice", "access_key_id": alice})
+    [record] = records.list()
+    assert record.status.value == "failed" and "AccessDenied" in record.error
+    assert record.before_state == {"status": "Active"}  # saved before the change was attempted
+    assert key_status(iam, "alice", alice) == "Active"
+
+
+def test_run_containment_reports_refusal(run, alice):
+    from trailhound.containment.runner import run_containment
+
+    out = run_containment("deny_all_user_policy", {"user_name": "alice"}, finding_id="f-1", apply=True,
+                          session=run.session, records=run.records,
+                          protected_patterns=["arn:aws:iam::*:user/alice"])
+    assert out["status"] == "refused" and out["containment_id"] is None
+    assert run.calls.ops == []

@@ -122,13 +122,14 @@ def _print_actions(actions: list[dict[str, Any]], fmt: str) -> int:
     if fmt == "json":
         print_json(actions)
         return 0
-    rows = [{
-        "action": a["name"],
-        "parameters": ", ".join(p["name"] + ("" if p["required"] else "?") for p in a["parameters"]),
-        "rollback": a["reversibility"],
-        "summary": a["summary"],
-    } for a in actions]
-    print_rows(rows, ["action", "parameters", "rollback", "summary"], title="containment actions (? = optional)")
+    for a in actions:
+        params = " ".join(f"{p['name']}=..." if p["required"] else f"[{p['name']}=...]" for p in a["parameters"])
+        print(f"{a['name']}  {params}")
+        print(f"    {a['summary']}")
+        if a["reversibility"] != "full":
+            print(f"    rollback: {a['reversibility']} (see the plan)")
+    print("\nparameters in [] are optional; `trailhound contain --list --format json` shows descriptions "
+          "and IAM permissions")
     return 0
 
 

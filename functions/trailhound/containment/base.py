@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -115,9 +116,9 @@ class Action(ABC, Generic[P]):
     # -- description ---------------------------------------------------------------------
     @classmethod
     def summary(cls) -> str:
-        """The docstring's first paragraph, on one line."""
-        first = (inspect.getdoc(cls) or "").strip().split("\n\n", 1)[0]
-        return " ".join(first.split())
+        """The docstring's first sentence, on one line."""
+        first = " ".join((inspect.getdoc(cls) or "").strip().split("\n\n", 1)[0].split())
+        return re.split(r"(?<=\.)\s+(?=[A-Z])", first, maxsplit=1)[0]
 
     @classmethod
     def describe(cls) -> dict[str, Any]:

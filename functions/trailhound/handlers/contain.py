@@ -13,12 +13,9 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from enum import StrEnum
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -29,20 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from trailhound.containment.records import DynamoDBRecordStore
 from trailhound.containment.runner import run_containment
-
-logger = Logger(service="trailhound-contain")
-tracer = Tracer(service="trailhound-contain")
-metrics = Metrics(namespace="TrailHound", service="trailhound-contain")
-
-
-class ContainmentMode(StrEnum):
-    DRY_RUN = "dry-run"
-    APPROVAL = "approval"
-    AUTOMATIC = "automatic"
-
-    @property
-    def may_apply(self) -> bool:
-        return self is not ContainmentMode.DRY_RUN
+from trailhound.handlers.observability import MetricUnit, logger, metrics, tracer
+from trailhound.investigation.policy import ContainmentMode
 
 
 class ContainSettings(BaseModel):
@@ -106,7 +91,7 @@ def _contain() -> Callable[..., dict[str, Any]]:
 
     @idempotent_function(data_keyword_argument="request", config=IDEMPOTENCY, persistence_store=persistence)
     def contain(request: ContainRequest) -> dict[str, Any]:
-        apply = request.apply and settings.mode.may_apply
+        apply = request.apply and settings.mode is not ContainmentMode.DRY_RUN
         result = run_containment(request.action, request.params, finding_id=request.finding_id,
                                  apply=apply, session=session, records=records)
         result["containment_mode"] = settings.mode.value
