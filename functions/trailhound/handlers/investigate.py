@@ -47,7 +47,7 @@ class InvestigateSettings(BaseModel):
             containment_table=env.get("CONTAINMENT_TABLE", ""),
             investigations_table=env.get("INVESTIGATIONS_TABLE", ""),
             topic_arn=env.get("SNS_TOPIC_ARN") or None,
-            mode=env.get("CONTAINMENT_MODE", "dry-run"),
+            mode=ContainmentMode(env.get("CONTAINMENT_MODE", "dry-run")),
             protected=tuple(p.strip() for p in env.get("TRAILHOUND_PROTECTED_PRINCIPALS", "").split(",") if p.strip()),
             verify_wait_seconds=int(env.get("VERIFY_WAIT_SECONDS", "300")),
             approval_timeout_seconds=int(env.get("APPROVAL_TIMEOUT_SECONDS", "86400")),

@@ -7,6 +7,7 @@ execution pauses at the approval state and the record keeps what is needed to re
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,7 @@ Approver = Callable[[dict[str, Any]], bool | None]
 
 
 def _tasks(ctx: StepContext) -> dict[str, asl.TaskFn]:
-    return {name: (lambda doc, fn=STEPS[name]: fn(ctx, doc)) for name in FUNCTION_SUBSTITUTIONS.values()}
+    return {name: functools.partial(STEPS[name], ctx) for name in FUNCTION_SUBSTITUTIONS.values()}
 
 
 def _await(ctx: StepContext, approver: Approver | None) -> Callable[[str, Any, int | None], Any]:

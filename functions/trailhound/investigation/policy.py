@@ -100,35 +100,34 @@ def _principals(finding: Finding) -> Iterable[tuple[str, str]]:
 
 def decide(finding: Finding, enrichment: Mapping[str, Any] | None, policy: Policy) -> Decision:
     """What to do with ``finding``. ``enrichment`` is accepted for rules that weigh the actor's
-    activity; the current rules record its size in the reason only."""
+    activity; the current rules do not need it."""
     action = finding.response.action
-    common = {"action": action, "params": dict(finding.response.params),
-              "destructive": action in DESTRUCTIVE_ACTIONS,
-              "verify_wait_seconds": policy.verify_wait_seconds,
-              "approval_timeout_seconds": policy.approval_timeout_seconds}
+
+    def decision(disposition: Disposition, reason: str, *, apply: bool = False) -> Decision:
+        return Decision(disposition=disposition, reason=reason, apply=apply, action=action,
+                        params=dict(finding.response.params), destructive=action in DESTRUCTIVE_ACTIONS,
+                        verify_wait_seconds=policy.verify_wait_seconds,
+                        approval_timeout_seconds=policy.approval_timeout_seconds)
+
     if not action:
-        return Decision(disposition=Disposition.NOTIFY_ONLY, reason="the detection proposes no containment action",
-                        **common)
+        return decision(Disposition.NOTIFY_ONLY, "the detection proposes no containment action")
     for role, arn in _principals(finding):
         pattern = matching_pattern(arn, policy.protected_patterns)
         if pattern:
-            return Decision(disposition=Disposition.NOTIFY_ONLY,
-                            reason=f"the {role} {arn} is protected ({pattern}): never contained", **common)
+            return decision(Disposition.NOTIFY_ONLY, f"the {role} {arn} is protected ({pattern}): never contained")
     if not _at_least(finding.severity, policy.approval_min_severity):
-        return Decision(disposition=Disposition.NOTIFY_ONLY,
-                        reason=f"severity {finding.severity} is below {policy.approval_min_severity}", **common)
+        return decision(Disposition.NOTIFY_ONLY,
+                        f"severity {finding.severity} is below {policy.approval_min_severity}")
     if policy.mode is ContainmentMode.DRY_RUN:
-        return Decision(disposition=Disposition.AUTO_CONTAIN, apply=False,
-                        reason="containment mode is dry-run: the plan is recorded, nothing is changed", **common)
+        return decision(Disposition.AUTO_CONTAIN, "containment mode is dry-run: the plan is recorded, "
+                        "nothing is changed")
     if policy.mode is ContainmentMode.APPROVAL:
-        return Decision(disposition=Disposition.NEEDS_APPROVAL, apply=True,
-                        reason="containment mode is approval: a person approves every containment", **common)
+        return decision(Disposition.NEEDS_APPROVAL, "containment mode is approval: a person approves every "
+                        "containment", apply=True)
     if not _at_least(finding.severity, policy.auto_min_severity):
-        return Decision(disposition=Disposition.NEEDS_APPROVAL, apply=True,
-                        reason=f"severity {finding.severity} is below {policy.auto_min_severity} for automatic "
-                               "containment", **common)
-    if common["destructive"] and not policy.auto_destructive:
-        return Decision(disposition=Disposition.NEEDS_APPROVAL, apply=True,
-                        reason=f"{action} is destructive and the policy requires approval for it", **common)
-    return Decision(disposition=Disposition.AUTO_CONTAIN, apply=True,
-                    reason=f"automatic mode, severity {finding.severity}", **common)
+        return decision(Disposition.NEEDS_APPROVAL, f"severity {finding.severity} is below "
+                        f"{policy.auto_min_severity} for automatic containment", apply=True)
+    if action in DESTRUCTIVE_ACTIONS and not policy.auto_destructive:
+        return decision(Disposition.NEEDS_APPROVAL, f"{action} is destructive and the policy requires approval "
+                        "for it", apply=True)
+    return decision(Disposition.AUTO_CONTAIN, f"automatic mode, severity {finding.severity}", apply=True)

@@ -146,11 +146,10 @@ def _fixture_scenario(technique: str) -> Callable[[Recorder, dt.datetime, Resour
     """Replay the positive fixtures of the detections that cover ``technique``, re-timed."""
 
     def build(rec: Recorder, t0: dt.datetime, res: Resources, rng: random.Random) -> None:
-        from trailhound.detections import load_detections  # type: ignore[attr-defined]
-        from trailhound.detections.model import fixtures_dir  # type: ignore[attr-defined]
+        from trailhound.detections.model import fixtures_dir, load_detections
 
         for det in load_detections():
-            if technique not in det.techniques:
+            if technique not in det.header.techniques:
                 continue
             for path in sorted((fixtures_dir() / det.id).glob("positive*.json")):
                 records = json.loads(path.read_text())["Records"]
