@@ -1,0 +1,68 @@
+/*
+id: iam_access_key_created_for_other_user
+title: Access key created for another, existing IAM user
+description: >-
+  A principal created an access key for a different IAM user that it did not itself create in
+  the window. Adding a key to an existing user is a quiet way to keep access: the key works
+  until someone notices it. (Keys given to a user the same principal has just created are
+  provisioning; see iam_credentials_for_new_user.) CloudFormation-driven calls are left out.
+severity: medium
+attack: [T1098.001]
+techniques: [aws.persistence.iam-backdoor-user]
+schedule: 15m
+lookback: 1d
+dedup_key: [actor_arn, target, event_name]
+threshold: null
+response: 
+  action: deactivate_access_key
+  params: {user_name: user_name, access_key_id: new_access_key_id}
+false_positives:
+  - An administrator rotating a service user's key by hand (allowlist the admin role).
+runbook: notebooks/compromised_credentials.ipynb
+*/
+WITH creds AS (
+  SELECT *,
+    element_at(requestParameters, 'userName') AS user_name,
+    coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn) AS principal_arn
+  FROM $EDS_ID
+  WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
+    AND eventSource = 'iam.amazonaws.com'
+    AND eventName IN ('CreateAccessKey')
+    AND errorCode IS NULL
+    AND userIdentity.invokedBy IS NULL
+    AND element_at(requestParameters, 'userName') IS NOT NULL
+    AND element_at(requestParameters, 'userName') <> coalesce(userIdentity.userName, '')
+),
+created AS (
+  SELECT
+    element_at(requestParameters, 'userName') AS user_name,
+    coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn) AS principal_arn,
+    min(eventTime) AS created_at
+  FROM $EDS_ID
+  WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
+    AND eventSource = 'iam.amazonaws.com'
+    AND eventName = 'CreateUser'
+    AND errorCode IS NULL
+  GROUP BY 1, 2
+)
+SELECT
+  ARRAY[k.eventID] AS event_ids,
+  k.eventTime AS first_seen,
+  k.eventTime AS last_seen,
+  k.userIdentity.arn AS actor_arn,
+  k.userIdentity.type AS actor_type,
+  k.userIdentity.accessKeyId AS access_key_id,
+  k.sourceIPAddress AS source_ip,
+  k.userAgent AS user_agent,
+  k.recipientAccountId AS account_id,
+  k.awsRegion AS region,
+  k.eventName AS event_name,
+  k.user_name AS target,
+  k.principal_arn,
+  k.user_name,
+  json_extract_scalar(element_at(k.responseElements, 'accessKey'), '$.accessKeyId') AS new_access_key_id,
+  element_at(k.requestParameters, 'passwordResetRequired') AS password_reset_required
+FROM creds k
+LEFT JOIN created c
+  ON c.user_name = k.user_name AND c.principal_arn = k.principal_arn AND c.created_at <= k.eventTime
+WHERE c.user_name IS NULL
