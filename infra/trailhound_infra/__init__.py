@@ -1,0 +1,1 @@
+"""TrailHound's CDK app: one construct per component, composed by ``stack.TrailHoundStack``."""
