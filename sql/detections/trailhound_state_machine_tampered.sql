@@ -2,7 +2,8 @@
 id: trailhound_state_machine_tampered
 title: TrailHound's investigation state machine changed, deleted or stopped
 description: >-
-  A Step Functions state machine whose name starts with "trailhound" was updated or deleted, or
+  A Step Functions state machine whose name starts with "trailhound" (or is the CDK-generated
+  name of TrailHound's InvestigationStateMachine) was updated or deleted, or
   one of its executions was stopped: investigations (and containment) can be rewritten or halted
   mid-flight. Changes made through CloudFormation (the CDK deployment) are left out.
 severity: high
@@ -40,4 +41,4 @@ WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
   AND userIdentity.invokedBy IS NULL
   AND regexp_like(lower(coalesce(element_at(requestParameters, 'stateMachineArn'), element_at(requestParameters, 'executionArn'),
                                  element_at(requestParameters, 'stateMachineAliasArn'), '')),
-                  ':(statemachine|execution):trailhound')
+                  ':(statemachine|execution):(trailhound|investigationstatemachine[0-9a-f]{8}-)')
