@@ -46,5 +46,12 @@ demo: $(VENV)/.demo
 bench: $(VENV)/.dev
 	$(PY) bench/bench_ingest.py
 
+# The CDK app into cdk.out with cdk-nag's AwsSolutions pack (no AWS account or credentials needed;
+# the Lambda and notebook assets fetch their wheels from PyPI). The cdk CLI is pinned in package-lock.json.
+synth: $(VENV)/.dev
+	@[ -d node_modules ] || npm ci --no-audit --no-fund
+	CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 \
+	  npx --no-install cdk synth --no-notices -q
+
 clean:
 	rm -rf $(VENV) .trailhound cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache

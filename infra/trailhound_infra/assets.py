@@ -114,9 +114,11 @@ def _platform_args(python_version: str) -> list[str]:
 
 
 def _copy_source(dest: Path) -> None:
-    """``trailhound/`` with the detection and investigation SQL inside it at ``trailhound/_sql``."""
+    """``trailhound/`` with the SQL inside it at ``trailhound/_sql`` (where ``sql_dir()`` looks)."""
     shutil.copytree(PACKAGE_DIR, dest / "trailhound", ignore=_IGNORE, dirs_exist_ok=True)
-    shutil.copytree(SQL_DIR, dest / "trailhound" / "_sql", ignore=_IGNORE, dirs_exist_ok=True)
+    # Detection and investigation SQL only: the fixtures are test data.
+    shutil.copytree(SQL_DIR, dest / "trailhound" / "_sql", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".DS_Store", "fixtures"))
 
 
 def _mark_not_deployable(dest: Path) -> None:

@@ -6,12 +6,12 @@ Its other policies are plumbing only: its records and idempotency tables, its lo
 A Deny keeps the IAM write actions off TrailHound's own roles and the protected principals,
 whatever a finding asks for (the actions also refuse them in code, before any call).
 
-Two functions share the role:
-- ``Contain`` — ``trailhound.handlers.contain.handler`` (one action for one finding; CLI,
-  notebook and ad-hoc use; Powertools idempotency keyed on finding and action);
-- ``ContainStep`` — ``trailhound.handlers.investigate.contain``, the investigation's contain step.
-Context ``containmentMode`` (dry-run, the default / approval / automatic) and
-``protectedPrincipals`` reach both as environment variables.
+One function has the role: ``Contain`` (``trailhound.handlers.contain``; its ``handler``, or
+``lambda_handler`` while that is the name the module defines). It is both the investigation's
+contain step (it accepts the workflow state as is) and the entry point for a single action on a
+finding; Powertools idempotency keys it on (finding, action). Context ``containmentMode``
+(dry-run, the default / approval / automatic) and ``protectedPrincipals`` reach it as
+environment variables.
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ from aws_cdk import aws_logs as logs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
-from trailhound_infra.functions import TrailHoundFunction
+from trailhound_infra.functions import TrailHoundFunction, handler_path
 
-CONTAIN_HANDLER = "trailhound.handlers.contain.handler"
-CONTAIN_STEP_HANDLER = "trailhound.handlers.investigate.contain"
+CONTAIN_MODULE = "trailhound.handlers.contain"
 _READ_ONLY_VERBS = ("Get", "List", "Describe")
 
 
@@ -76,21 +75,29 @@ class Containment(Construct):
                       "time, so the registered actions are allowed on Resource '*'; the action list is "
                       "exactly the registry's, and protected principals are denied explicitly.",
             "appliesTo": ["Resource::*"]}])
-        common = dict(code=code, environment=environment, log_retention=log_retention,
-                      removal_policy=removal_policy, role=self.role, timeout=Duration.minutes(5))
         self.contain = TrailHoundFunction(
-            self, "Contain", handler=CONTAIN_HANDLER,
-            description="Plans or applies one containment action for one finding (idempotent)", **common)
-        self.contain_step = TrailHoundFunction(
-            self, "ContainStep", handler=CONTAIN_STEP_HANDLER,
-            description="The investigation's contain step: the finding's response action", **common)
-        # After the functions exist: their tracing statements create the role's default policy.
+            self, "Contain", handler=handler_path(CONTAIN_MODULE, "handler", "lambda_handler"),
+            description="Plans or applies the containment action of a finding (idempotent)", code=code,
+            environment=environment, log_retention=log_retention, removal_policy=removal_policy,
+            role=self.role, timeout=Duration.minutes(5))
+        # After the function exists: its tracing statement creates the role's default policy.
         NagSuppressions.add_resource_suppressions(self.role, [{
             "id": "AwsSolutions-IAM5",
             "reason": "Containment role default policy: xray:PutTraceSegments/PutTelemetryRecords (active "
-                      "tracing of the two contain Lambdas) accept only Resource '*'.",
+                      "tracing of the contain Lambda) accept only Resource '*'.",
             "appliesTo": ["Resource::*"]}], apply_to_children=True)
 
-    @property
-    def functions(self) -> list[TrailHoundFunction]:
-        return [self.contain, self.contain_step]
+    def grant_dry_run(self, role: iam.IRole, who: str) -> None:
+        """Plans (dry runs) only: the Get/List/Describe subset of the registered permissions."""
+        actions = read_only(self.permissions)
+        if not actions:
+            return
+        scope = Construct(self, "DryRun" + "".join(c for c in who if c.isalnum()))
+        policy = iam.Policy(scope, "Policy", roles=[role], statements=[
+            iam.PolicyStatement(sid="ContainmentDryRun", actions=actions, resources=["*"])])
+        NagSuppressions.add_resource_suppressions(policy, [{
+            "id": "AwsSolutions-IAM5",
+            "reason": f"{who} dry-run policy: plans read whichever key, user, role, instance, bucket, trail, "
+                      "snapshot or function is under investigation, unknown at deploy time; the actions are "
+                      "only the Get/List/Describe subset of the containment registry's.",
+            "appliesTo": ["Resource::*"]}])

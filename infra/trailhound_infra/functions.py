@@ -6,9 +6,11 @@ the role can write to its own log group and send traces, and gets everything els
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
+from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -17,6 +19,29 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 RUNTIME = lambda_.Runtime.PYTHON_3_11  # the interpreter CI tests on; see docs/deploy.md
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
+
+
+def defined_functions(module: str) -> set[str] | None:
+    """Top-level callables of ``module`` (read with ``ast``, never imported); None if absent."""
+    path = FUNCTIONS_DIR.joinpath(*module.split(".")).with_suffix(".py")
+    if not path.is_file():
+        return None
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
+def handler_path(module: str, *candidates: str) -> str:
+    """``module.name`` for the first candidate the module defines (the first if none does yet)."""
+    defined = defined_functions(module) or set()
+    name = next((c for c in candidates if c in defined), candidates[0])
+    return f"{module}.{name}"
 
 
 class TrailHoundFunction(Construct):
@@ -48,6 +73,13 @@ class TrailHoundFunction(Construct):
             dead_letter_queue=dead_letter_queue,
         )
         self.log_group.grant_write(self.role)
+        module, _, name = handler.rpartition(".")
+        defined = defined_functions(module)
+        if defined is None or name not in defined:
+            Annotations.of(self).add_warning_v2(
+                "trailhound:handler-missing",
+                f"{construct_id}: handler {handler} is not defined in functions/ yet; the function "
+                "deploys but fails on invocation until it is")
         NagSuppressions.add_resource_suppressions(
             self.function,
             [{"id": "AwsSolutions-L1",

@@ -64,7 +64,7 @@ def substitute(definition: str, values: Mapping[str, str]) -> str:
 
 class Investigation(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, code: lambda_.Code, environment: Mapping[str, str],
-                 contain_step: lambda_.IFunction, log_retention: logs.RetentionDays,
+                 contain: lambda_.IFunction, log_retention: logs.RetentionDays,
                  removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
         self.functions: dict[str, TrailHoundFunction] = {}
@@ -78,7 +78,7 @@ class Investigation(Construct):
         json.loads(definition)  # a malformed definition fails here, naming the file below
         substitutions = {placeholder: self.functions[name].function_arn
                          for name, (_, placeholder, _, _) in STEPS.items()}
-        substitutions[CONTAIN_PLACEHOLDER] = contain_step.function_arn
+        substitutions[CONTAIN_PLACEHOLDER] = contain.function_arn
         unknown = placeholders(definition) - set(substitutions)
         if unknown:
             raise ValueError(f"{self.definition_path}: unknown placeholder(s) "
@@ -94,7 +94,7 @@ class Investigation(Construct):
             timeout=Duration.days(7),
             comment="TrailHound investigation",
         )
-        invoked = [f.function for f in self.functions.values()] + [contain_step]
+        invoked = [f.function for f in self.functions.values()] + [contain]
         for fn in invoked:
             fn.grant_invoke(self.state_machine)
         NagSuppressions.add_resource_suppressions(self.state_machine.role, [
@@ -105,6 +105,6 @@ class Investigation(Construct):
              "appliesTo": ["Resource::*"]},
             {"id": "AwsSolutions-IAM5",
              "reason": "Investigation state machine role: lambda:InvokeFunction on '<step function ARN>:*' "
-                       "covers the versions and aliases of the six step Lambdas it invokes, nothing else.",
+                       "covers the versions and aliases of the six Lambdas (five steps and contain) it invokes, nothing else.",
              "appliesTo": [{"regex": "/^Resource::<.+\\.Arn>:\\*$/g"}]},
         ], apply_to_children=True)

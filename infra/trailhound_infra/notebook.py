@@ -20,7 +20,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from aws_cdk import Duration, Fn, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -180,16 +180,3 @@ class Notebook(Construct):
             self.vpc.add_interface_endpoint(
                 service.short_name.replace(".", "-"), service=service, private_dns_enabled=True,
                 security_groups=[endpoint_sg], open=False)
-
-    def grant_dry_run(self, permissions: Sequence[str]) -> None:
-        """Containment dry runs: the read-only (plan) subset of the registered permissions."""
-        if permissions:
-            policy = iam.Policy(self, "DryRunPolicy", roles=[self.role], statements=[
-                iam.PolicyStatement(sid="ContainmentDryRun", actions=list(permissions), resources=["*"])])
-            NagSuppressions.add_resource_suppressions(policy, [{
-                "id": "AwsSolutions-IAM5",
-                "reason": "Notebook/DryRunPolicy: plans (dry runs) read whichever key, user, role, instance, "
-                          "bucket, trail, snapshot or function an analyst investigates, unknown at deploy "
-                          "time; the actions are only the Get/List/Describe subset of the registry's.",
-                "appliesTo": ["Resource::*"]}])
-

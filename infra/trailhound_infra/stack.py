@@ -11,7 +11,7 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from trailhound_infra.assets import lambda_code
-from trailhound_infra.containment import Containment, read_only
+from trailhound_infra.containment import Containment
 from trailhound_infra.detections import Detections, ScheduleGroup
 from trailhound_infra.event_store import EventStore
 from trailhound_infra.findings import Findings
@@ -39,6 +39,7 @@ class TrailHoundStack(Stack):
         self.state = State(self, "State", removal_policy=data_removal, deletion_protection=settings.retain_data)
         self.findings = Findings(self, "Findings", notification_email=settings.notification_email,
                                  security_hub=settings.security_hub, removal_policy=data_removal)
+        # The names the handlers read (trailhound/handlers/*.py); see docs/deploy.md.
         env = {
             "TRAILHOUND_STORE": self.store.store_spec,
             "TRAILHOUND_SQL_DIR": LAMBDA_SQL_DIR,
@@ -48,10 +49,10 @@ class TrailHoundStack(Stack):
             "TRAILHOUND_PROTECTED_PRINCIPALS": ",".join(settings.protected_principals),
             "TRAILHOUND_STATE_TABLE": self.state.state.table_name,
             "CONTAINMENT_TABLE": self.state.containments.table_name,
-            "TRAILHOUND_INVESTIGATIONS_TABLE": self.state.investigations.table_name,
+            "INVESTIGATIONS_TABLE": self.state.investigations.table_name,
             "IDEMPOTENCY_TABLE": self.state.idempotency.table_name,
             "TRAILHOUND_EVENT_BUS": self.findings.bus.event_bus_name,
-            "TRAILHOUND_TOPIC_ARN": self.findings.topic.topic_arn,
+            "SNS_TOPIC_ARN": self.findings.topic.topic_arn,
             "TRAILHOUND_SECURITY_HUB": "true" if settings.security_hub else "false",
             "POWERTOOLS_SERVICE_NAME": "trailhound",
             "POWERTOOLS_METRICS_NAMESPACE": "TrailHound",
@@ -61,7 +62,7 @@ class TrailHoundStack(Stack):
         self.detections = Detections(self, "Detections", groups=schedule_groups, **common)
         self.containment = Containment(self, "Containment", own_role_prefixes=[f"{self.stack_name}-"],
                                        protected_principals=settings.protected_principals, **common)
-        self.investigation = Investigation(self, "Investigation", contain_step=self.containment.contain_step.function,
+        self.investigation = Investigation(self, "Investigation", contain=self.containment.contain.function,
                                            **common)
         self.findings.route_to(self.investigation.state_machine)
         self.notebook: Notebook | None = None
@@ -80,7 +81,7 @@ class TrailHoundStack(Stack):
             dead_letter_queues=[("Detections", self.detections.dead_letters),
                                 ("Findings", self.findings.dead_letters)],
             other_functions=[(name, f.function) for name, f in steps.items()]
-            + [("Contain", self.containment.contain.function), ("ContainStep", self.containment.contain_step.function)])
+            + [("Contain", self.containment.contain.function)])
 
         self._grants()
         self._outputs()
@@ -97,12 +98,15 @@ class TrailHoundStack(Stack):
         for name in ("RequestApproval", "Notify"):
             self.state.investigations.grant_read_write_data(steps[name].role)
             self.findings.topic.grant_publish(steps[name].role)
+        # Verify re-plans the action (read-only) to confirm it is still in effect.
+        self.state.containments.grant_read_data(steps["Verify"].role)
+        self.containment.grant_dry_run(steps["Verify"].role, "Investigation/Verify")
         contain = self.containment.role
         self.state.containments.grant_read_write_data(contain)
         self.state.idempotency.grant_read_write_data(contain)
         self._suppress_grant_wildcards(detect, "Detections/Detect", query=True, table=True, topic=True)
-        for name in ("Enrich", "Verify"):
-            self._suppress_grant_wildcards(steps[name].role, f"Investigation/{name}", query=True)
+        self._suppress_grant_wildcards(steps["Enrich"].role, "Investigation/Enrich", query=True)
+        self._suppress_grant_wildcards(steps["Verify"].role, "Investigation/Verify", query=True, table=True)
         for name in ("RequestApproval", "Notify"):
             self._suppress_grant_wildcards(steps[name].role, f"Investigation/{name}", table=True, topic=True)
         self._suppress_grant_wildcards(contain, "Containment/Role", table=True)
@@ -113,7 +117,7 @@ class TrailHoundStack(Stack):
             self.state.containments.grant_read_data(role)
             self.state.state.grant_read_data(role)
             self.investigation.state_machine.grant_task_response(role)
-            self.notebook.grant_dry_run(read_only(self.containment.permissions))
+            self.containment.grant_dry_run(role, "Notebook/Role")
             self._suppress_grant_wildcards(role, "Notebook/Role", query=True, table=True, bundle=True)
 
     def _suppress_grant_wildcards(self, role: iam.IRole, who: str, *, query: bool = False, table: bool = False,

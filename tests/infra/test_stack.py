@@ -78,7 +78,7 @@ def test_every_log_group_has_retention_and_every_function_traces(synth: Synth) -
     assert groups and all(g["Properties"].get("RetentionInDays") == 30 for g in groups.values())
     functions = synth.resources("AWS::Lambda::Function")
     ours = {k: v for k, v in functions.items() if v["Properties"].get("Runtime", "").startswith("python")}
-    assert len(ours) == 8  # detect, contain, contain step, five investigation steps
+    assert len(ours) == 7  # detect, contain, five investigation steps
     for fn in ours.values():
         assert fn["Properties"]["TracingConfig"] == {"Mode": "Active"}
         assert fn["Properties"]["Environment"]["Variables"]["TRAILHOUND_SQL_DIR"] == "/var/task/trailhound/_sql"
@@ -268,8 +268,8 @@ def test_state_machine_has_approval_step_logs_all_and_traces(synth: Synth) -> No
     assert sm["LoggingConfiguration"]["Level"] == "ALL"
     assert sm["LoggingConfiguration"]["IncludeExecutionData"] is True
     assert sm["TracingConfiguration"] == {"Enabled": True}
-    contain_step = logical_id(synth, "AWS::Lambda::Function", "Containment/ContainStep/Function")
-    assert contain_step in definition
+    contain = logical_id(synth, "AWS::Lambda::Function", "Containment/Contain/Function")
+    assert contain in definition
     for step in ("Enrich", "Decide", "RequestApproval", "Verify", "Notify"):
         assert logical_id(synth, "AWS::Lambda::Function", f"Investigation/{step}/Function") in definition
 
@@ -314,8 +314,9 @@ def test_containment_role_is_exactly_the_registered_permissions(synth: Synth) ->
     assert plumbing and all(a.split(":")[0] in {"dynamodb", "kms", "logs", "xray"} for a in plumbing), plumbing
     assert not set(all_permissions()) & plumbing
     assert synth.template["Resources"][role]["Properties"].get("ManagedPolicyArns") is None
-    for path in ("Containment/Contain/Function", "Containment/ContainStep/Function"):
-        assert function(synth, path)["Properties"]["Role"] == {"Fn::GetAtt": [role, "Arn"]}
+    fns = [f for f in synth.resources("AWS::Lambda::Function").values()
+           if f["Properties"].get("Role") == {"Fn::GetAtt": [role, "Arn"]}]
+    assert [f["Properties"]["Handler"].rsplit(".", 1)[0] for f in fns] == ["trailhound.handlers.contain"]
 
 
 def test_containment_mode_and_protected_principals_reach_the_functions(athena: Synth, lake: Synth) -> None:
@@ -357,6 +358,28 @@ def test_notebook_network_default_isolated_workshop_direct(athena: Synth, lake: 
     q = next(iter(lake.resources("AWS::SageMaker::NotebookInstance").values()))["Properties"]
     assert q["DirectInternetAccess"] == "Enabled" and "SubnetId" not in q
     assert lake.resources("AWS::EC2::VPC") == {}
+
+
+def test_verify_step_plans_but_cannot_apply(synth: Synth) -> None:
+    from trailhound.containment.registry import all_permissions
+
+    role = logical_id(synth, "AWS::IAM::Role", "Investigation/Verify/Role")
+    actions = allowed_actions([s for p in policies_of_role(synth, role) for s in statements(synth, p)])
+    dry = actions & set(all_permissions())
+    assert dry and all(a.split(":")[1].startswith(("Get", "List", "Describe")) for a in dry)
+    assert "dynamodb:GetItem" in actions and "dynamodb:PutItem" not in actions
+
+
+def test_every_handler_exists_in_the_package(synth: Synth) -> None:
+    from trailhound_infra.functions import defined_functions
+
+    for fn in synth.resources("AWS::Lambda::Function").values():
+        handler = fn["Properties"].get("Handler", "")
+        if not handler.startswith("trailhound."):
+            continue
+        module, _, name = handler.rpartition(".")
+        assert name in (defined_functions(module) or set()), handler
+    assert not [w for w in synth.warnings if "handler-missing" in w]
 
 
 def test_notebook_role_queries_dry_runs_and_answers_approvals(synth: Synth) -> None:
