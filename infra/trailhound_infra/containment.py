@@ -61,7 +61,8 @@ class Containment(Construct):
                              description="TrailHound containment: the registered actions' permissions only")
         self.actions_policy = iam.Policy(self, "ActionsPolicy", roles=[self.role], statements=[
             iam.PolicyStatement(sid="RegisteredContainmentActions", actions=self.permissions, resources=["*"])])
-        protected_arns = [f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{p}*" for p in own_role_prefixes]
+        prefixes = dict.fromkeys([*own_role_prefixes, "TrailHound", "trailhound"])
+        protected_arns = [f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{p}*" for p in prefixes]
         protected_arns += [p for p in protected_principals if p.split(":")[2:3] == ["iam"]]
         deny_actions = principal_write_actions(self.permissions)
         if deny_actions:
@@ -77,6 +78,7 @@ class Containment(Construct):
             "appliesTo": ["Resource::*"]}])
         self.contain = TrailHoundFunction(
             self, "Contain", handler=handler_path(CONTAIN_MODULE, "handler", "lambda_handler"),
+            function_name="trailhound-contain",
             description="Plans or applies the containment action of a finding (idempotent)", code=code,
             environment=environment, log_retention=log_retention, removal_policy=removal_policy,
             role=self.role, timeout=Duration.minutes(5))

@@ -4,7 +4,8 @@ A schedule group is the set of detections whose header says the same ``schedule`
 ``1h``, ...). The rule passes ``{"schedule": "15m", "detection_ids": [...]}``; the handler
 (``trailhound.handlers.detect.handler``) runs those detections that are due. The detection
 SQL ships inside the Lambda asset (``trailhound/_sql``), so the rules and the queries always
-come from the same commit. Failed deliveries and invocations that failed after
+come from the same commit. Names start with ``trailhound`` (rules ``trailhound-detect-<schedule>``,
+function ``trailhound-detect``) so the tampering detections recognise them. Failed deliveries and invocations that failed after
 Lambda's retries land in one dead-letter queue.
 """
 
@@ -91,7 +92,7 @@ class Detections(Construct):
             self, "DeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
             retention_period=Duration.days(14))
         self.detect = TrailHoundFunction(
-            self, "Detect", code=code, handler=DETECT_HANDLER,
+            self, "Detect", code=code, handler=DETECT_HANDLER, function_name="trailhound-detect",
             description="Runs the due detections on the event store and publishes new findings",
             environment=environment, log_retention=log_retention, removal_policy=removal_policy,
             timeout=Duration.minutes(10), memory_size=1024,
@@ -100,6 +101,7 @@ class Detections(Construct):
         for group in self.groups:
             rule = events.Rule(
                 self, group.construct_id, schedule=events.Schedule.rate(group.rate),
+                rule_name=f"trailhound-detect-{group.schedule}",
                 description=f"TrailHound: run the {group.schedule} detections "
                             f"({len(group.detection_ids)} detection(s))")
             rule.add_target(targets.LambdaFunction(

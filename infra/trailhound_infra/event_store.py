@@ -126,6 +126,11 @@ class EventStore(Construct):
             self, "Trail", bucket=self.log_bucket, encryption_key=self.key, is_multi_region_trail=True,
             include_global_service_events=True, enable_file_validation=True,
             management_events=cloudtrail.ReadWriteType.ALL)
+        if destroy:
+            # Empty the log bucket only after the trail is gone, or a late delivery re-fills it.
+            auto_delete = self.log_bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
+            if auto_delete is not None:
+                auto_delete.node.add_dependency(self.trail)
         self.results_bucket = s3.Bucket(
             self, "QueryResults", encryption=s3.BucketEncryption.KMS, encryption_key=self.key, bucket_key_enabled=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL, enforce_ssl=True,
@@ -135,6 +140,11 @@ class EventStore(Construct):
                                               abort_incomplete_multipart_upload_after=Duration.days(1))],
             removal_policy=removal_policy, auto_delete_objects=destroy)
 
+        if destroy:
+            # Empty the access-log bucket last: the other buckets' deletion is logged into it.
+            auto_delete = self.access_log_bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
+            if auto_delete is not None:
+                auto_delete.node.add_dependency(self.log_bucket, self.results_bucket)
         self.database = glue.CfnDatabase(self, "Database", catalog_id=Aws.ACCOUNT_ID, database_input=glue.CfnDatabase.DatabaseInputProperty(
             name=DATABASE_NAME, description="TrailHound: CloudTrail logs of this account"))
         prefix = f"s3://{self.log_bucket.bucket_name}/AWSLogs/{Aws.ACCOUNT_ID}/CloudTrail"

@@ -51,7 +51,7 @@ class Findings(Construct):
     def route_to(self, state_machine: sfn.IStateMachine) -> events.Rule:
         """Every finding on the bus starts one investigation (input: finding + investigation id)."""
         self.rule = events.Rule(
-            self, "ToInvestigation", event_bus=self.bus,
+            self, "ToInvestigation", event_bus=self.bus, rule_name="trailhound-finding-to-investigation",
             description="TrailHound: start an investigation for each finding",
             event_pattern=events.EventPattern(source=[EVENT_SOURCE], detail_type=[DETAIL_TYPE]))
         self.rule.add_target(targets.SfnStateMachine(

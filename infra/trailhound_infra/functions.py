@@ -51,13 +51,14 @@ class TrailHoundFunction(Construct):
                  description: str, environment: Mapping[str, str], log_retention: logs.RetentionDays,
                  removal_policy: RemovalPolicy, timeout: Duration | None = None,
                  memory_size: int = 512, role: iam.Role | None = None,
-                 dead_letter_queue: sqs.IQueue | None = None) -> None:
+                 dead_letter_queue: sqs.IQueue | None = None, function_name: str | None = None) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
         self.role = role or iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                                      description=f"TrailHound {construct_id}: {description}")
         self.function = lambda_.Function(
             self, "Function",
+            function_name=function_name,
             runtime=RUNTIME,
             architecture=lambda_.Architecture.X86_64,
             code=code,

@@ -71,6 +71,7 @@ class Investigation(Construct):
         for name, (handler, _, timeout, description) in STEPS.items():
             self.functions[name] = TrailHoundFunction(
                 self, name, code=code, handler=f"{HANDLER_MODULE}.{handler}", description=description,
+                function_name=f"trailhound-investigate-{handler.replace('_', '-')}",
                 environment=environment, log_retention=log_retention, removal_policy=removal_policy,
                 timeout=timeout)
         self.definition_path = workflow_file()
@@ -87,6 +88,7 @@ class Investigation(Construct):
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
         self.state_machine = sfn.StateMachine(
             self, "StateMachine",
+            state_machine_name="trailhound-investigation",
             definition_body=sfn.DefinitionBody.from_string(substitute(definition, substitutions)),
             state_machine_type=sfn.StateMachineType.STANDARD,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),

@@ -418,8 +418,22 @@ def test_removal_policies_leave_nothing_billable(athena: Synth) -> None:
     for cfn_type in ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::Logs::LogGroup"):
         for lid, res in athena.resources(cfn_type).items():
             assert res.get("DeletionPolicy") == "Delete", (cfn_type, lid)
-    auto_delete = [r for r in athena.template["Resources"].values() if r["Type"] == "Custom::S3AutoDeleteObjects"]
+    auto_delete = {lid: r for lid, r in athena.template["Resources"].items() if r["Type"] == "Custom::S3AutoDeleteObjects"}
     assert len(auto_delete) == len(athena.resources("AWS::S3::Bucket"))
+    # The log bucket is emptied only once the trail is deleted (no late delivery re-fills it).
+    trail = next(iter(athena.resources("AWS::CloudTrail::Trail")))
+    (trail_logs,) = [r for lid, r in auto_delete.items() if lid.startswith("EventStoreTrailLogs")]
+    assert trail in trail_logs["DependsOn"]
+
+
+def test_names_the_tampering_detections_recognise(synth: Synth) -> None:
+    names = [f["Properties"]["FunctionName"] for f in synth.resources("AWS::Lambda::Function").values()
+             if f["Properties"].get("Runtime", "").startswith("python")]
+    assert names and all(n.startswith("trailhound-") for n in names)
+    rules = [r["Properties"]["Name"] for r in synth.resources("AWS::Events::Rule").values()]
+    assert rules and all(n.startswith("trailhound-") for n in rules)
+    (sm,) = synth.resources("AWS::StepFunctions::StateMachine").values()
+    assert sm["Properties"]["StateMachineName"] == "trailhound-investigation"
 
 
 def test_asset_dirs_exist(athena: Synth) -> None:
