@@ -1,0 +1,107 @@
+"""A recorded incident in a local store, and a local AWS endpoint seeded with its world.
+
+One store per test session: the simulator's two playbook scenarios (a leaked IAM user key, an
+instance role's stolen credentials) plus a shared snapshot and a backdoored bucket policy, over
+benign background, ingested into a DuckDB file. The AWS objects those scenarios name (users and
+keys, the trail, the instance and its role, the buckets) are created first in a moto server, and
+their ids are what the recording uses, so the playbooks' containment plans read real (emulated)
+objects. Kernels started by papermill inherit the endpoint and fake credentials from the
+environment set here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS_DIR = REPO / "notebooks"
+START = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
+SCENARIOS = ["compromised-iam-user", "compromised-ec2-instance", "exfiltration.ec2-share-ebs-snapshot",
+             "exfiltration.s3-backdoor-bucket-policy"]
+KERNEL = "python3"
+
+
+@dataclass(frozen=True)
+class Recording:
+    db: Path
+    start: dt.datetime
+    end: dt.datetime
+    endpoint: str
+    resources: dict[str, str]
+
+    @property
+    def store(self) -> str:
+        return f"local:{self.db}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def kernel_name() -> str:
+    """``python3``, resolving to this interpreter (jupyter_client runs a spec whose argv is
+    ``python`` with ``sys.executable``); installed into ``sys.prefix`` if the venv lacks it."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL)
+    except NoSuchKernel:
+        from ipykernel.kernelspec import install
+
+        install(kernel_name=KERNEL, prefix=sys.prefix)
+        spec = KernelSpecManager().get_kernel_spec(KERNEL)
+    assert spec.argv[0] in ("python", "python3", sys.executable), spec.argv
+    return KERNEL
+
+
+@pytest.fixture(scope="session")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
+    import boto3
+    from moto.server import ThreadedMotoServer
+    from trailhound.demo.emulator import seed
+    from trailhound.simulate.scenarios import Resources, simulate
+    from trailhound.store.local import LocalStore
+
+    base = tmp_path_factory.mktemp("recording")
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(base / "no-aws-config"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(base / "no-aws-credentials"), "TZ": "UTC",
+           "MOTO_EC2_LOAD_DEFAULT_AMIS": "false", "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    drop = ["AWS_PROFILE", "AWS_SESSION_TOKEN", "TRAILHOUND_STORE", "TRAILHOUND_DB", "INVESTIGATIONS_TABLE",
+            "CONTAINMENT_TABLE", "TRAILHOUND_PROTECTED_PRINCIPALS", "TRAILHOUND_NOTEBOOKS_DIR"]
+    with pytest.MonkeyPatch.context() as mp:
+        for name in drop + [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_")]:
+            mp.delenv(name, raising=False)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        try:
+            res = seed(boto3.Session(region_name="us-east-1"), Resources())
+            sim = simulate(SCENARIOS, base / "cloudtrail", seed=7, start=START, resources=res)
+            db = base / "events.duckdb"
+            with LocalStore(db) as store:
+                store.ingest(sim.files)
+                # the replayed exposure fixtures name buckets of their own: they exist too
+                rows = store.con.execute("SELECT DISTINCT requestParameters['bucketName'] FROM events "
+                                         "WHERE eventName = 'PutBucketPolicy'").fetchall()
+            s3 = boto3.client("s3", region_name="us-east-1")
+            for (bucket,) in rows:
+                if bucket and bucket not in (res.bucket, res.trail_bucket):
+                    s3.create_bucket(Bucket=bucket)
+            yield Recording(db=db, start=sim.start, end=sim.end, endpoint=endpoint, resources=res.to_dict())
+        finally:
+            server.stop()
