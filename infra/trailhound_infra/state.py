@@ -2,16 +2,17 @@
 investigations, and the Powertools idempotency table of the contain Lambda.
 
 All on-demand, encrypted with one customer-managed key, point-in-time recovery on, TTL on.
-Key schemas (the code that reads them must match; see docs/deploy.md):
+Key schemas, as ``trailhound.scheduler.state``, ``trailhound.containment.records`` and
+``trailhound.investigation.records`` read them (see docs/deploy.md):
 
-========================  ======================  ==================
-table                     keys                    TTL attribute
-========================  ======================  ==================
-state                     ``pk`` (S), ``sk`` (S)  ``expires_at``
-containments              ``id`` (S)              ``expires_at``
-investigations            ``id`` (S)              ``expires_at``
-idempotency (Powertools)  ``id`` (S)              ``expiration``
-========================  ======================  ==================
+========================  ==========================  ==================
+table                     keys                        TTL attribute
+========================  ==========================  ==================
+state                     ``pk`` (S), ``sk`` (S)      ``expires_at``
+containments              ``id`` (S)                  ``expires_at``
+investigations            ``investigation_id`` (S)    ``expires_at``
+idempotency (Powertools)  ``id`` (S)                  ``expiration``
+========================  ==========================  ==================
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ class State(Construct):
                            pending_window=Duration.days(7),
                            description="TrailHound: encrypts the state, containment and investigation tables")
 
-        def table(name: str, *, sort_key: bool, ttl: str, description: str) -> dynamodb.Table:
+        def table(name: str, *, sort_key: bool, ttl: str, description: str, key: str = "id") -> dynamodb.Table:
             t = dynamodb.Table(
                 self, name,
-                partition_key=dynamodb.Attribute(name="pk" if sort_key else "id", type=dynamodb.AttributeType.STRING),
+                partition_key=dynamodb.Attribute(name="pk" if sort_key else key, type=dynamodb.AttributeType.STRING),
                 sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING) if sort_key else None,
                 billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
                 encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED, encryption_key=self.key,
@@ -54,7 +55,7 @@ class State(Construct):
                            description="scheduler watermarks and the (detection, key) ledger")
         self.containments = table("ContainmentTable", sort_key=False, ttl=STATE_TTL,
                                   description="containment records: action, parameters, before-state, result")
-        self.investigations = table("InvestigationTable", sort_key=False, ttl=STATE_TTL,
+        self.investigations = table("InvestigationTable", sort_key=False, ttl=STATE_TTL, key="investigation_id",
                                     description="investigation records and pending approval task tokens")
         self.idempotency = table("IdempotencyTable", sort_key=False, ttl=IDEMPOTENCY_TTL,
                                  description="Powertools idempotency records of the contain Lambda")

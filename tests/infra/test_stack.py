@@ -217,7 +217,7 @@ def test_tables_encrypted_with_pitr_and_ttl(synth: Synth) -> None:
         ttl[t["Metadata"]["aws:cdk:path"].split("/")[2]] = (p["TimeToLiveSpecification"]["AttributeName"],
                                                              [k["AttributeName"] for k in p["KeySchema"]])
     assert ttl == {"StateTable": ("expires_at", ["pk", "sk"]), "ContainmentTable": ("expires_at", ["id"]),
-                   "InvestigationTable": ("expires_at", ["id"]), "IdempotencyTable": ("expiration", ["id"])}
+                   "InvestigationTable": ("expires_at", ["investigation_id"]), "IdempotencyTable": ("expiration", ["id"])}
     contain = function(synth, "Containment/Contain/Function")["Properties"]["Environment"]["Variables"]
     assert {"CONTAINMENT_TABLE", "IDEMPOTENCY_TABLE", "TRAILHOUND_STATE_TABLE"} <= set(contain)
 
@@ -438,3 +438,33 @@ def test_names_the_tampering_detections_recognise(synth: Synth) -> None:
 
 def test_asset_dirs_exist(athena: Synth) -> None:
     assert Path(athena.outdir).is_dir()
+
+
+def test_table_keys_match_the_code_that_reads_them(athena: Synth) -> None:
+    """Create the four tables in moto exactly as synthesized and use them through our own stores:
+    a key-schema drift makes DynamoDB reject the request instead of answering "not found"."""
+    import boto3
+    from moto import mock_aws
+    from trailhound.containment.errors import RecordNotFoundError
+    from trailhound.containment.records import DynamoDBRecordStore
+    from trailhound.errors import UserInputError
+    from trailhound.investigation.records import DynamoDBInvestigationStore
+    from trailhound.scheduler.state import DynamoDBState
+
+    names = {}
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        for t in athena.resources("AWS::DynamoDB::Table").values():
+            p = t["Properties"]
+            name = t["Metadata"]["aws:cdk:path"].split("/")[2]
+            client.create_table(TableName=name, KeySchema=p["KeySchema"], AttributeDefinitions=p["AttributeDefinitions"],
+                                BillingMode="PAY_PER_REQUEST")
+            names[name] = name
+        assert DynamoDBState(names["StateTable"], client).load_states(["x"]) == {}
+        with pytest.raises(RecordNotFoundError):
+            DynamoDBRecordStore(client, names["ContainmentTable"]).get("missing")
+        investigations = DynamoDBInvestigationStore(client, names["InvestigationTable"])
+        with pytest.raises(UserInputError, match="no investigation"):
+            investigations.get("missing")
+        investigations.put({"investigation_id": "inv-1", "status": "running"})
+        assert investigations.get("inv-1")["status"] == "running"
