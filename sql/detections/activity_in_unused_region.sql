@@ -55,7 +55,7 @@ SELECT
   max_by(e.userAgent, e.eventTime) AS user_agent,
   e.recipientAccountId AS account_id,
   e.awsRegion AS region,
-  array_join(array_agg(DISTINCT e.eventName), ',') AS event_name,
+  array_join(array_sort(array_agg(DISTINCT e.eventName)), ',') AS event_name,
   e.awsRegion AS target,
   arbitrary(coalesce(e.userIdentity.sessionContext.sessionIssuer.arn, e.userIdentity.arn)) AS principal_arn,
   count(*) AS n_events

@@ -51,8 +51,8 @@ SELECT
   max_by(userAgent, eventTime) AS user_agent,
   recipientAccountId AS account_id,
   awsRegion AS region,
-  array_join(array_agg(DISTINCT eventName), ',') AS event_name,
-  coalesce(array_join(array_agg(DISTINCT model_id), ','), 'bedrock') AS target,
+  array_join(array_sort(array_agg(DISTINCT eventName)), ',') AS event_name,
+  coalesce(array_join(array_sort(array_agg(DISTINCT model_id)), ','), 'bedrock') AS target,
   arbitrary(principal_arn) AS principal_arn,
   count_if(kind = 'setup') AS n_setup_calls,
   count_if(kind = 'invoke') AS n_invocations

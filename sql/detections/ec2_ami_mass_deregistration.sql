@@ -29,7 +29,7 @@ SELECT
   recipientAccountId AS account_id,
   awsRegion AS region,
   'DeregisterImage' AS event_name,
-  array_join(array_agg(DISTINCT element_at(requestParameters, 'imageId')), ',') AS target,
+  array_join(array_sort(array_agg(DISTINCT element_at(requestParameters, 'imageId'))), ',') AS target,
   arbitrary(coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn)) AS principal_arn,
   count(DISTINCT element_at(requestParameters, 'imageId')) AS n_images
 FROM $EDS_ID

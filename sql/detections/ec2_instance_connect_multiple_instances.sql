@@ -30,9 +30,9 @@ SELECT
   recipientAccountId AS account_id,
   awsRegion AS region,
   'SendSSHPublicKey' AS event_name,
-  array_join(array_agg(DISTINCT element_at(requestParameters, 'instanceId')), ',') AS target,
+  array_join(array_sort(array_agg(DISTINCT element_at(requestParameters, 'instanceId'))), ',') AS target,
   arbitrary(coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn)) AS principal_arn,
-  array_join(array_agg(DISTINCT element_at(requestParameters, 'instanceOSUser')), ',') AS os_users,
+  array_join(array_sort(array_agg(DISTINCT element_at(requestParameters, 'instanceOSUser'))), ',') AS os_users,
   count(DISTINCT element_at(requestParameters, 'instanceId')) AS n_instances,
   count(*) AS n_events
 FROM $EDS_ID

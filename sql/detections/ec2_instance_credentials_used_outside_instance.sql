@@ -61,7 +61,7 @@ SELECT
   max_by(c.userAgent, c.eventTime) AS user_agent,
   c.recipientAccountId AS account_id,
   arbitrary(c.awsRegion) AS region,
-  array_join(array_agg(DISTINCT c.eventName), ',') AS event_name,
+  array_join(array_sort(array_agg(DISTINCT c.eventName)), ',') AS event_name,
   coalesce(nullif(regexp_extract(c.arn, 'i-[0-9a-fA-F]{8,17}$'), ''), c.arn) AS target,
   arbitrary(c.role_arn) AS principal_arn,
   arbitrary(c.role_name) AS role_name,

@@ -31,7 +31,7 @@ SELECT
   max_by(userAgent, eventTime) AS user_agent,
   recipientAccountId AS account_id,
   arbitrary(awsRegion) AS region,
-  array_join(array_agg(DISTINCT eventName), ',') AS event_name,
+  array_join(array_sort(array_agg(DISTINCT eventName)), ',') AS event_name,
   coalesce(nullif(regexp_extract(userIdentity.arn, 'i-[0-9a-fA-F]{8,17}$'), ''), userIdentity.arn) AS target,
   arbitrary(userIdentity.sessionContext.sessionIssuer.arn) AS principal_arn,
   arbitrary(userIdentity.sessionContext.sessionIssuer.userName) AS role_name,

@@ -67,7 +67,7 @@ SELECT
   max_by(u.userAgent, u.eventTime) AS user_agent,
   arbitrary(u.recipientAccountId) AS account_id,
   arbitrary(u.awsRegion) AS region,
-  array_join(array_agg(DISTINCT u.eventName), ',') AS event_name,
+  array_join(array_sort(array_agg(DISTINCT u.eventName)), ',') AS event_name,
   u.bucket AS target,
   arbitrary(u.role_arn) AS principal_arn,
   arbitrary(u.role_name) AS role_name,

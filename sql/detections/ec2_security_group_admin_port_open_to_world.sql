@@ -80,8 +80,8 @@ flags AS (
                   OR (proto IN ('tcp', '6', 'udp', '17')
                       AND ((from_port <= 22 AND to_port >= 22) OR (from_port <= 3389 AND to_port >= 3389))))
     ) AS n_admin_world_rules,
-    array_join(array_agg(DISTINCT concat(coalesce(proto, '?'), ':', coalesce(CAST(from_port AS varchar), '*'), '-',
-                                         coalesce(CAST(to_port AS varchar), '*'))), ',') AS port_ranges
+    array_join(array_sort(array_agg(DISTINCT concat(coalesce(proto, '?'), ':',
+      coalesce(CAST(from_port AS varchar), '*'), '-', coalesce(CAST(to_port AS varchar), '*')))), ',') AS port_ranges
   FROM rules
   GROUP BY eventID
 )

@@ -29,8 +29,8 @@ SELECT
   max_by(userAgent, eventTime) AS user_agent,
   recipientAccountId AS account_id,
   awsRegion AS region,
-  array_join(array_agg(DISTINCT eventName), ',') AS event_name,
-  coalesce(array_join(array_agg(DISTINCT element_at(requestParameters, 'instanceId')), ','),
+  array_join(array_sort(array_agg(DISTINCT eventName)), ',') AS event_name,
+  coalesce(array_join(array_sort(array_agg(DISTINCT element_at(requestParameters, 'instanceId'))), ','),
            'serial-console-access') AS target,
   arbitrary(coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn)) AS principal_arn,
   count(*) AS n_events

@@ -60,7 +60,7 @@ SELECT
   recipientAccountId AS account_id,
   awsRegion AS region,
   'DescribeInstanceAttribute' AS event_name,
-  array_join(array_agg(DISTINCT instance_id), ',') AS target,
+  array_join(array_sort(array_agg(DISTINCT instance_id)), ',') AS target,
   arbitrary(principal_arn) AS principal_arn,
   count(DISTINCT instance_id) AS n_instances,
   count(*) AS n_events,

@@ -89,8 +89,8 @@ grants AS (
              AND (s.principal = '*' OR regexp_like(s.aws_principals, '(^| )\*( |$)'))) AS n_public,
     count_if(s.effect = 'Allow'
              AND regexp_like(replace(s.aws_principals, c.recipientAccountId, ''), '[0-9]{12}')) AS n_external,
-    array_join(array_agg(DISTINCT CASE WHEN s.effect = 'Allow' THEN trim(regexp_replace(
-      replace(s.aws_principals, c.recipientAccountId, 'own-account'), ' +', ' ')) END), ' ') AS granted_to
+    array_join(array_sort(array_agg(DISTINCT CASE WHEN s.effect = 'Allow' THEN trim(regexp_replace(
+      replace(s.aws_principals, c.recipientAccountId, 'own-account'), ' +', ' ')) END)), ' ') AS granted_to
   FROM statements s
   JOIN calls c ON c.eventID = s.eventID
   GROUP BY s.eventID

@@ -43,19 +43,26 @@ per_bucket AS (
     count_if(eventName = 'DeleteObject' AND version_id IS NOT NULL) AS n_version_deletes,
     count_if(eventName = 'DeleteObject') AS n_object_deletes,
     count_if(eventName = 'DeleteObjects') AS n_batch_deletes,
-    count(DISTINCT CASE WHEN eventName = 'GetObject' THEN object_key END) AS n_downloaded,
     min(CASE WHEN eventName IN ('DeleteObject', 'DeleteObjects') THEN eventTime END) AS first_delete,
     max(CASE WHEN eventName = 'PutObject' THEN eventTime END) AS last_upload,
     count_if(eventName = 'DeleteBucket') AS n_bucket_deletes
   FROM ops
   GROUP BY arn, bucket
 ),
+downloads AS (
+  SELECT p.arn, p.bucket, count(DISTINCT o.object_key) AS n_downloaded
+  FROM per_bucket p
+  JOIN ops o ON o.arn = p.arn AND o.bucket = p.bucket
+  WHERE o.eventName = 'GetObject' AND o.eventTime <= p.first_delete
+  GROUP BY p.arn, p.bucket
+),
 destroyed AS (
-  SELECT * FROM per_bucket
-  WHERE n_bucket_deletes = 0
-    AND (n_version_deletes >= 10
-         OR ((n_batch_deletes > 0 OR n_object_deletes >= 10)
-             AND (n_downloaded >= 10 OR last_upload > first_delete)))
+  SELECT p.*, coalesce(d.n_downloaded, 0) AS n_downloaded
+  FROM per_bucket p
+  LEFT JOIN downloads d ON d.arn = p.arn AND d.bucket = p.bucket
+  WHERE ((p.n_batch_deletes > 0 OR p.n_object_deletes >= 10)
+         AND (coalesce(d.n_downloaded, 0) >= 10 OR p.last_upload > p.first_delete))
+     OR (p.n_version_deletes >= 10 AND p.n_bucket_deletes = 0)
 )
 SELECT
   array_agg(o.eventID) AS event_ids,
@@ -68,7 +75,7 @@ SELECT
   max_by(o.userAgent, o.eventTime) AS user_agent,
   arbitrary(o.recipientAccountId) AS account_id,
   arbitrary(o.awsRegion) AS region,
-  array_join(array_agg(DISTINCT o.eventName), ',') AS event_name,
+  array_join(array_sort(array_agg(DISTINCT o.eventName)), ',') AS event_name,
   o.bucket AS target,
   arbitrary(o.principal_arn) AS principal_arn,
   o.bucket AS bucket_name,

@@ -30,7 +30,7 @@ SELECT
   max_by(userAgent, eventTime) AS user_agent,
   recipientAccountId AS account_id,
   awsRegion AS region,
-  array_join(array_agg(DISTINCT eventName), ',') AS event_name,
+  array_join(array_sort(array_agg(DISTINCT eventName)), ',') AS event_name,
   element_at(requestParameters, 'bucketName') AS target,
   arbitrary(coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn)) AS principal_arn,
   element_at(requestParameters, 'bucketName') AS bucket_name,

@@ -4,8 +4,10 @@ title: Many distinct secrets read by one principal
 description: >-
   One principal read the values of many distinct Secrets Manager secrets (GetSecretValue) in the
   window. Applications read the same few secrets again and again; reading most of the store is
-  credential harvesting. Secrets that the same principal created or wrote in the window are not
-  counted, so an IaC run that writes secrets and reads them back stays quiet.
+  credential harvesting. An IaC run that writes secrets reads each one back pinned to the version
+  it just wrote; such version-pinned reads of secrets the same principal created or wrote in the
+  window are not counted (reads of the current value are, even by the principal that created
+  the secrets, since set-up and theft often share credentials).
 severity: high
 attack: [T1555.006]
 techniques: [aws.credential-access.secretsmanager-retrieve-secrets]
@@ -24,6 +26,7 @@ WITH reads AS (
     eventID, eventTime, userIdentity.arn AS arn, userIdentity.type AS utype,
     userIdentity.accessKeyId AS akid, sourceIPAddress, userAgent, recipientAccountId, awsRegion, errorCode,
     coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn) AS principal_arn,
+    element_at(requestParameters, 'versionId') AS version_id,
     coalesce(nullif(regexp_extract(element_at(requestParameters, 'secretId'),
                                    ':secret:(.+)-[A-Za-z0-9]{6}$', 1), ''),
              element_at(requestParameters, 'secretId')) AS secret
@@ -51,7 +54,7 @@ foreign_reads AS (
   SELECT r.*
   FROM reads r
   LEFT JOIN written w ON w.principal_arn = r.principal_arn AND w.secret = r.secret
-  WHERE w.secret IS NULL
+  WHERE w.secret IS NULL OR r.version_id IS NULL
 )
 SELECT
   array_agg(eventID) AS event_ids,
@@ -65,7 +68,7 @@ SELECT
   recipientAccountId AS account_id,
   awsRegion AS region,
   'GetSecretValue' AS event_name,
-  array_join(array_agg(DISTINCT secret), ',') AS target,
+  array_join(array_sort(array_agg(DISTINCT secret)), ',') AS target,
   arbitrary(principal_arn) AS principal_arn,
   count(DISTINCT secret) AS n_secrets,
   count(*) AS n_events,

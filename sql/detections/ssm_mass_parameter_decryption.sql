@@ -5,8 +5,9 @@ description: >-
   One principal read and decrypted (withDecryption=true) many distinct SSM parameters in the
   window, through GetParameter, GetParameters or GetParametersByPath. Applications read the same
   handful of parameters at start-up; decrypting most of Parameter Store is credential
-  harvesting. Parameters that the same principal wrote (PutParameter) in the window are not
-  counted, so an IaC run that creates parameters and reads them back stays quiet.
+  harvesting. A parameter read within ten minutes after the same principal wrote it
+  (PutParameter) is not counted, so an IaC run that creates parameters and reads them back stays
+  quiet, while a sweep by the same credentials later on is still counted.
 severity: high
 attack: [T1555.006]
 techniques: [aws.credential-access.ssm-retrieve-securestring-parameters]
@@ -43,9 +44,10 @@ WITH reads AS (
     AND NOT regexp_like(sourceIPAddress, 'amazonaws\.com$')
 ),
 written AS (
-  SELECT DISTINCT
+  SELECT
     coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn) AS principal_arn,
-    element_at(requestParameters, 'name') AS requested
+    element_at(requestParameters, 'name') AS requested,
+    eventTime AS written_at
   FROM $EDS_ID
   WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
     AND eventSource = 'ssm.amazonaws.com'
@@ -55,7 +57,9 @@ written AS (
 foreign_reads AS (
   SELECT r.*
   FROM reads r
-  LEFT JOIN written w ON w.principal_arn = r.principal_arn AND w.requested = r.requested
+  LEFT JOIN written w
+    ON w.principal_arn = r.principal_arn AND w.requested = r.requested
+   AND r.eventTime >= w.written_at AND r.eventTime <= date_add('minute', 10, w.written_at)
   WHERE w.requested IS NULL
 ),
 breadth AS (
@@ -78,8 +82,8 @@ SELECT
   max_by(r.userAgent, r.eventTime) AS user_agent,
   r.recipientAccountId AS account_id,
   r.awsRegion AS region,
-  array_join(array_agg(DISTINCT r.eventName), ',') AS event_name,
-  array_join(array_agg(DISTINCT r.requested), ',') AS target,
+  array_join(array_sort(array_agg(DISTINCT r.eventName)), ',') AS event_name,
+  array_join(array_sort(array_agg(DISTINCT r.requested)), ',') AS target,
   arbitrary(r.principal_arn) AS principal_arn,
   arbitrary(b.n_parameters) AS n_parameters,
   count(*) AS n_events,

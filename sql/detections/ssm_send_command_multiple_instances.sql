@@ -59,9 +59,9 @@ SELECT
   s.recipientAccountId AS account_id,
   s.awsRegion AS region,
   'SendCommand' AS event_name,
-  array_join(array_agg(DISTINCT s.instance_ids), ',') AS target,
+  array_join(array_sort(array_agg(DISTINCT s.instance_ids)), ',') AS target,
   arbitrary(s.principal_arn) AS principal_arn,
-  array_join(array_agg(DISTINCT s.document), ',') AS document_name,
+  array_join(array_sort(array_agg(DISTINCT s.document)), ',') AS document_name,
   arbitrary(b.n_instances) AS n_instances,
   count(*) AS n_events
 FROM sends s

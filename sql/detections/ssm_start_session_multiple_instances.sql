@@ -30,7 +30,7 @@ SELECT
   recipientAccountId AS account_id,
   awsRegion AS region,
   'StartSession' AS event_name,
-  array_join(array_agg(DISTINCT element_at(requestParameters, 'target')), ',') AS target,
+  array_join(array_sort(array_agg(DISTINCT element_at(requestParameters, 'target'))), ',') AS target,
   arbitrary(coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn)) AS principal_arn,
   count(DISTINCT element_at(requestParameters, 'target')) AS n_instances,
   count(*) AS n_events
