@@ -59,6 +59,12 @@ def runtime_requirements(*, include_runtime_provided: bool) -> list[str]:
     return [d for d in deps if _dist_name(d) not in RUNTIME_PROVIDED]
 
 
+def notebook_requirements() -> list[str]:
+    """The ``notebooks`` extra (pandas, matplotlib, ipywidgets, ...): what the playbooks import."""
+    extras = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"].get("optional-dependencies", {})
+    return list(extras.get("notebooks", []))
+
+
 def _dist_name(requirement: str) -> str:
     name = requirement
     for sep in "<>=!~[; ":
@@ -146,8 +152,9 @@ def lambda_code(skip_dependencies: bool) -> lambda_.Code:
 
 
 def notebook_bundle(scope: Construct, construct_id: str, skip_dependencies: bool) -> s3_assets.Asset:
-    """A zip with ``notebooks/``, ``functions/trailhound``, ``sql/``, ``requirements.txt`` and a
-    wheelhouse (``wheels/``) so the notebook instance installs without internet access."""
+    """A zip with ``notebooks/``, ``functions/trailhound``, ``sql/``, ``requirements.txt`` (the
+    package's), ``requirements-notebooks.txt`` (the ``notebooks`` extra) and a wheelhouse
+    (``wheels/``) for both, so the notebook instance installs without internet access."""
 
     def build(out: Path) -> None:
         (out / "notebooks").mkdir()
@@ -156,13 +163,15 @@ def notebook_bundle(scope: Construct, construct_id: str, skip_dependencies: bool
         shutil.copytree(PACKAGE_DIR, out / "functions" / "trailhound", ignore=_IGNORE)
         shutil.copytree(SQL_DIR, out / "sql", ignore=_IGNORE)
         requirements = runtime_requirements(include_runtime_provided=True)
+        extras = notebook_requirements()
         (out / "requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")
+        (out / "requirements-notebooks.txt").write_text("\n".join(extras) + "\n", encoding="utf-8")
         (out / "wheels").mkdir()
         if skip_dependencies:
             _mark_not_deployable(out)
             return
         for version in NOTEBOOK_PYTHONS:
-            _pip(["download", "--dest", str(out / "wheels"), *_platform_args(version), *requirements],
+            _pip(["download", "--dest", str(out / "wheels"), *_platform_args(version), *requirements, *extras],
                  f"the notebook wheelhouse for Python {version}")
 
     digest = _digest([PACKAGE_DIR, SQL_DIR, PYPROJECT, NOTEBOOKS_DIR] if NOTEBOOKS_DIR.is_dir()

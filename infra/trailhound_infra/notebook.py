@@ -53,7 +53,8 @@ aws s3 cp --only-show-errors "{bundle_uri}" "$WORK/bundle.zip"
 python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$WORK/bundle.zip" "$WORK/b"
 mkdir -p "$HOME_DIR/notebooks"
 rm -rf "$HOME_DIR/functions" "$HOME_DIR/sql" "$HOME_DIR/wheels"
-cp -r "$WORK/b/functions" "$WORK/b/sql" "$WORK/b/wheels" "$WORK/b/requirements.txt" "$HOME_DIR/"
+cp -r "$WORK/b/functions" "$WORK/b/sql" "$WORK/b/wheels" "$WORK/b/requirements.txt" \
+  "$WORK/b/requirements-notebooks.txt" "$HOME_DIR/"
 # Shipped playbooks are refreshed on every start; copies saved under other names are kept.
 cp -r "$WORK/b/notebooks/." "$HOME_DIR/notebooks/"
 cat > "$HOME_DIR/trailhound.env" <<'TRAILHOUND_ENV'
@@ -77,13 +78,25 @@ rm -rf "$WORK"
 cat > "$HOME_DIR/install.sh" <<'TRAILHOUND_INSTALL'
 #!/bin/bash
 set -euo pipefail
+# The default kernel's env; else the first conda env with Python 3.11 or later.
 PY=/home/ec2-user/anaconda3/envs/{KERNEL_ENV}/bin/python
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  PY=""
+  for candidate in /home/ec2-user/anaconda3/envs/*/bin/python /home/ec2-user/anaconda3/bin/python; do
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then PY=$candidate; break; fi
+  done
+fi
+if [ -z "$PY" ]; then echo "trailhound: no conda env with Python 3.11+ on this instance" >&2; exit 1; fi
+echo "trailhound: installing into $PY"
 cd {HOME}
 if [ -n "$(ls -A wheels 2>/dev/null)" ]; then
-  "$PY" -m pip install --quiet --no-index --find-links wheels -r requirements.txt
+  PIP_SOURCE="--no-index --find-links wheels"
 else
-  "$PY" -m pip install --quiet -r requirements.txt
+  PIP_SOURCE=""  # a template-only bundle: PyPI (needs notebookInternet=true)
 fi
+"$PY" -m pip install --quiet $PIP_SOURCE -r requirements.txt
+"$PY" -m pip install --quiet $PIP_SOURCE -r requirements-notebooks.txt \
+  || echo "trailhound: playbook extras (requirements-notebooks.txt) not installed; the kernel's own are used" >&2
 SITE=$("$PY" -c 'import site; print(site.getsitepackages()[0])')
 echo "{HOME}/functions" > "$SITE/trailhound.pth"
 "$PY" -c 'import trailhound; print("trailhound ready:", trailhound.__file__)'

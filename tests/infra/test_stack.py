@@ -345,6 +345,9 @@ def test_notebook_root_access_disabled_with_kms_key(synth: Synth) -> None:
     (lc,) = synth.resources("AWS::SageMaker::NotebookInstanceLifecycleConfig").values()
     script = json.dumps(lc["Properties"]["OnStart"])
     assert "Fn::Base64" in script and "trailhound.env" in script and "--no-index --find-links wheels" in script
+    bundle = [d for d in synth.outdir.glob("asset.*") if (d / "requirements-notebooks.txt").is_file()]
+    assert len(bundle) == 1 and (bundle[0] / "notebooks").is_dir() and (bundle[0] / "sql").is_dir()
+    assert "pandas" in (bundle[0] / "requirements-notebooks.txt").read_text()
 
 
 def test_notebook_network_default_isolated_workshop_direct(athena: Synth, lake: Synth) -> None:
