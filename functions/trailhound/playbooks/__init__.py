@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from trailhound.playbooks import approvals, contain, pickers
+from trailhound.playbooks import approvals, contain, evidence, pickers
 from trailhound.playbooks.pickers import Pick, pick_actor, pick_instance, pick_tampering
 from trailhound.playbooks.query import Paging, Window, iter_pages, playbook_sql, query_df, window
 from trailhound.store.base import EventStore
 
-__all__ = ["EventStore", "Paging", "Pick", "Window", "approvals", "charts", "connect", "contain", "header",
+__all__ = ["EventStore", "Paging", "Pick", "Window", "approvals", "charts", "connect", "contain", "evidence", "header",
            "iter_pages", "pick_actor", "pick_instance", "pick_tampering", "pickers", "playbook_sql", "query_df",
            "window"]
 

@@ -89,19 +89,26 @@ def role_name_of(arn: str | None) -> str | None:
     return m.group(1) if m else None
 
 
-def for_credentials(actor_arn: str | None, access_keys: Iterable[str] = ()) -> list[Proposal]:
+def for_credentials(actor_arn: str | None, access_keys: Iterable[str] = (),
+                    created_keys: Iterable[tuple[str, str]] = ()) -> list[Proposal]:
     """Contain a principal by its keys and its sessions.
 
     An IAM user: deactivate each long-term key (AKIA...) seen in the window, and attach a deny-all
     policy, because session credentials obtained with a key (GetSessionToken, ASIA...) stay valid
     after the key is deactivated. A role session: revoke the role's sessions issued until now.
+    ``created_keys`` ((user name, key id) pairs the actor created) are deactivated too: a key made
+    for another user is the attacker's way back in.
     """
     out: list[Proposal] = []
+    for user_name, key in sorted({(u, k) for u, k in created_keys if u and k}):
+        out.append(Proposal("deactivate_access_key", {"user_name": user_name, "access_key_id": key},
+                            f"the actor created this key for {user_name}: it outlives the actor's own containment"))
     user = user_name_of(actor_arn)
     if user:
         for key in sorted({k for k in access_keys if k and k.startswith("AKIA")}):
-            out.append(Proposal("deactivate_access_key", {"user_name": user, "access_key_id": key},
-                                f"the long-term key {key} of {user} was used in the window"))
+            if all(p.params.get("access_key_id") != key for p in out):
+                out.append(Proposal("deactivate_access_key", {"user_name": user, "access_key_id": key},
+                                    f"the long-term key {key} of {user} was used in the window"))
         out.append(Proposal("deny_all_user_policy", {"user_name": user},
                             "session credentials already issued to the user (GetSessionToken) outlive a "
                             "deactivated key; an explicit deny stops them and any key not yet seen"))
@@ -159,9 +166,16 @@ def for_tampering(kind: str | None, resource: str | None, event_name: str | None
     return [Proposal(action, {param: resource}, why)]
 
 
-def manual_steps(kind: str | None, event_name: str | None = None) -> str | None:
+def manual_steps(kind: str | None, event_name: str | None = None, *, other_accounts: Iterable[str] = ()) -> str | None:
+    """What no registered action restores, to do by hand (``other_accounts``: accounts the
+    change granted access to, see ``evidence.exposure``)."""
     if kind == "cloudtrail" and event_name and "Lifecycle" in event_name:
         return "restore the trail bucket's lifecycle configuration by hand (no registered action does)"
+    accounts = sorted(set(other_accounts))
+    if kind == "bucket" and accounts:
+        return ("Block Public Access does not stop grants to named accounts: remove the policy statements for "
+                + ", ".join(accounts) + " (PutBucketPolicy without them, or DeleteBucketPolicy) once it is "
+                "saved as evidence")
     return _MANUAL.get(kind or "")
 
 
