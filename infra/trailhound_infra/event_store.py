@@ -178,7 +178,7 @@ class EventStore(Construct):
                         serialization_library="org.apache.hive.hcatalog.data.JsonSerDe"),
                 ),
             ))
-        self.table.add_dependency(self.database)
+        self.table.node.add_dependency(self.database)
         self.workgroup = athena.CfnWorkGroup(
             self, "WorkGroup", name=WORKGROUP_NAME, recursive_delete_option=True, state="ENABLED",
             description="TrailHound detections and investigations",
