@@ -471,3 +471,34 @@ def test_table_keys_match_the_code_that_reads_them(athena: Synth) -> None:
             investigations.get("missing")
         investigations.put({"investigation_id": "inv-1", "status": "running"})
         assert investigations.get("inv-1")["status"] == "running"
+
+
+def test_handlers_import_from_the_lambda_asset(athena: Synth) -> None:
+    """The staged asset (our source, with the venv standing in for the bundled wheels) imports
+    every handler the template names and finds the detections it ships."""
+    import os
+    import subprocess
+    import sys
+
+    code = function(athena, "Detections/Detect/Function")["Properties"]["Code"]
+    asset = athena.outdir / f"asset.{json.dumps(code['S3Key']).split('.zip')[0].rsplit(chr(34), 1)[-1]}"
+    handlers = sorted({f["Properties"]["Handler"] for f in athena.resources("AWS::Lambda::Function").values()
+                       if f["Properties"].get("Handler", "").startswith("trailhound.")})
+    probe = (
+        "import importlib, sys\n"
+        f"sys.path.insert(0, {str(asset)!r})\n"
+        "for h in sys.argv[1:]:\n"
+        "    mod, _, name = h.rpartition('.')\n"
+        "    assert callable(getattr(importlib.import_module(mod), name)), h\n"
+        "import trailhound\n"
+        f"assert trailhound.__file__.startswith({str(asset)!r}), trailhound.__file__\n"
+        "from trailhound.detections.model import detections_dir, load_detections\n"
+        "print(detections_dir(), len(load_detections()))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TRAILHOUND_SQL_DIR"}
+    env.update(AWS_DEFAULT_REGION="us-east-1", POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_NAMESPACE="TrailHound")
+    proc = subprocess.run([sys.executable, "-c", probe, *handlers], capture_output=True, text=True, env=env,
+                          cwd=str(asset), timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    where, count = proc.stdout.split()[-2:]
+    assert where.startswith(str(asset)) and int(count) == len(list((REPO / "sql" / "detections").glob("*.sql")))
