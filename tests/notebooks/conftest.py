@@ -53,15 +53,16 @@ def kernel_name() -> str:
     """``python3``, resolving to this interpreter (jupyter_client runs a spec whose argv is
     ``python`` with ``sys.executable``); installed into ``sys.prefix`` if the venv lacks it."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from jupyter_client.manager import KernelManager
 
     try:
-        spec = KernelSpecManager().get_kernel_spec(KERNEL)
+        KernelSpecManager().get_kernel_spec(KERNEL)
     except NoSuchKernel:
         from ipykernel.kernelspec import install
 
         install(kernel_name=KERNEL, prefix=sys.prefix)
-        spec = KernelSpecManager().get_kernel_spec(KERNEL)
-    assert spec.argv[0] in ("python", "python3", sys.executable), spec.argv
+    command = KernelManager(kernel_name=KERNEL).format_kernel_cmd()
+    assert command[0] == sys.executable, f"kernel {KERNEL} would run {command[0]}, not this venv's python"
     return KERNEL
 
 
