@@ -15,6 +15,7 @@ inside a literal is never substituted.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 import re
 from collections.abc import Mapping
@@ -24,36 +25,53 @@ from trailhound.errors import UnsafeValueError, UserInputError
 
 TABLE_PLACEHOLDER = "EDS_ID"
 _PLACEHOLDER = re.compile(r"\$([A-Z][A-Z0-9_]*)")
-# Characters that have no business in a CloudTrail value and that some engines mishandle.
-_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Characters that have no business in a CloudTrail value and that some engines mishandle:
+# control characters other than tab/newline/carriage return, and lone surrogates (not UTF-8).
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_BIGINT = (-(2**63), 2**63 - 1)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*){0,2}$")
 
 
 def sql_literal(value: Any) -> str:
     """Return ``value`` as a Trino SQL literal, or raise :class:`UnsafeValueError`.
 
-    Strings are single-quoted with embedded quotes doubled (the only escape Trino knows);
-    control characters are rejected. Datetimes become ``TIMESTAMP '...'`` in UTC. Lists
-    become ``ARRAY[...]`` of literals. Booleans, ints and finite floats are written as such.
+    Strings are single-quoted with embedded quotes doubled (the only escape Trino knows;
+    backslashes are ordinary characters); control characters and lone surrogates are
+    rejected. Datetimes become ``TIMESTAMP 'YYYY-MM-DD HH:MM:SS.mmm'`` in UTC (naive ones are
+    taken as UTC), dates ``DATE '...'``. Lists become ``ARRAY[...]`` of literals. Booleans,
+    bigint-range ints, finite floats (as DOUBLE: ``1.5E0``) and finite decimals are written as
+    such.
     """
     if value is None:
         return "NULL"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int):
+        if not _BIGINT[0] <= value <= _BIGINT[1]:
+            raise UnsafeValueError(f"parameter value {value} does not fit a bigint")
         return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise UnsafeValueError(f"parameter value {value!r} is not a finite number")
-        return repr(value)
+        text = repr(value)
+        # A bare 1.5 is a DECIMAL in Trino; the exponent makes it the DOUBLE a float is.
+        return text if "e" in text else text + "E0"
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            raise UnsafeValueError(f"parameter value {value!r} is not a finite number")
+        return format(value, "f")
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return "TIMESTAMP '" + value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "'"
+        return "TIMESTAMP '" + value.isoformat(sep=" ", timespec="milliseconds") + "'"
+    if isinstance(value, dt.date):
+        return "DATE '" + value.isoformat() + "'"
     if isinstance(value, str):
-        if _FORBIDDEN.search(value):
+        bad = _FORBIDDEN.search(value)
+        if bad:
             raise UnsafeValueError(
-                f"parameter value {value[:40]!r} contains a control character; expected printable text"
+                f"parameter value {value[:40]!r} contains the character U+{ord(bad.group()):04X}; "
+                "expected printable text"
             )
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, (list, tuple)):
@@ -114,10 +132,13 @@ def placeholders(sql: str) -> set[str]:
 
 
 def bind(sql: str, params: Mapping[str, Any], *, table: str | None = None) -> str:
-    """Fill every placeholder of ``sql``. Unknown or missing placeholders are errors.
+    """Fill every placeholder of ``sql``; a placeholder without a value is an error.
 
-    ``params`` keys are case-insensitive (``actor_arn`` fills ``$ACTOR_ARN``).
+    ``params`` keys are case-insensitive (``actor_arn`` fills ``$ACTOR_ARN``); parameters the
+    SQL does not use are ignored (a runner passes the window to every detection).
     ``table`` fills ``$EDS_ID`` as an identifier (already validated/quoted by the engine).
+    Placeholders inside string literals, quoted identifiers and comments are left alone, and
+    substituted text is never scanned again, so a value cannot introduce a placeholder.
     """
     values = {k.upper(): v for k, v in params.items()}
     missing = sorted(n for n in placeholders(sql) if n != TABLE_PLACEHOLDER and n not in values)
