@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
-
 from trailhound.errors import UnsafeValueError, UserInputError
 from trailhound.sql.params import bind, placeholders, sql_literal, table_identifier
 from trailhound.sql.translate import parse_trino
