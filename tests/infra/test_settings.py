@@ -89,3 +89,19 @@ def test_schedule_groups_follow_the_detection_headers(tmp_path) -> None:  # noqa
     assert len(ids) == len(set(ids)) == len(list((REPO / "sql" / "detections").glob("*.sql")))
     for g in groups:
         assert g.rate.to_minutes() >= 1
+
+
+def test_encryption_aspect_fails_an_unencrypted_store() -> None:
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_s3 as s3
+    from aws_cdk import aws_sns as sns
+    from aws_cdk.assertions import Annotations, Match
+    from trailhound_infra.aspects import apply_aspects
+
+    stack = Stack(App(), "Probe")
+    s3.CfnBucket(stack, "Plain")
+    sns.Topic(stack, "Clear")
+    s3.Bucket(stack, "Encrypted", encryption=s3.BucketEncryption.S3_MANAGED)
+    apply_aspects(stack, log_retention_days=30, nag=False)
+    errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("TrailHound encryption rule"))
+    assert sorted(e.id for e in errors) == ["/Probe/Clear/Resource", "/Probe/Plain"]
