@@ -549,6 +549,13 @@ def test_grouped_aggregates_and_array_agg(store: LocalStore) -> None:
     ]
 
 
+def test_array_agg_distinct_is_sorted_so_results_are_stable(store: LocalStore) -> None:
+    # Trino leaves the order undefined; the local engine sorts, so fixtures compare equal.
+    got = rows(store, "SELECT array_agg(DISTINCT eventSource), array_join(array_agg(DISTINCT awsRegion), ',') "
+                      "FROM $EDS_ID")
+    assert got == [(["s3.amazonaws.com", "signin.amazonaws.com", "sts.amazonaws.com"], "eu-west-1,us-east-1")]
+
+
 def test_integer_division_in_a_cte_and_ratios(store: LocalStore) -> None:
     got = rows(store, """
         WITH per_actor AS (

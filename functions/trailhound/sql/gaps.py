@@ -367,10 +367,7 @@ class Typer:
             inner = self.of(node.this)
             return INT if inner.kind == K.INT else (T(K.DECIMAL) if inner.kind == K.DECIMAL else inner)
         if isinstance(node, _SAME_AS_FIRST):
-            inner = self.of(node.this)
-            if isinstance(node, exp.Sum) and inner.kind == K.DECIMAL:
-                return inner
-            return inner
+            return self.of(node.this)
         if isinstance(node, exp.ArrayAgg):
             inner = node.this
             while isinstance(inner, (exp.Order, exp.Distinct)):
