@@ -332,3 +332,31 @@ def test_subject_parameters_and_playbook_choice() -> None:
     assert fill.playbook_for(_finding(response=ProposedResponse(runbook="notebooks/gone.ipynb"))) == "open_finding"
     assert fill.store_spec("local:rel/events.duckdb").startswith("local:/")
     assert fill.store_spec("lake:eds-1") == "lake:eds-1"
+
+
+def test_answer_resumes_a_locally_paused_investigation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import mock_aws
+    from trailhound.containment.records import JsonFileRecordStore
+    from trailhound.investigation.local import run_investigation
+    from trailhound.investigation.policy import ContainmentMode, Policy
+    from trailhound.investigation.steps import StepContext
+
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "events.duckdb"
+    LocalStore(db).close()
+    records = JsonFileInvestigationStore(tmp_path / "investigations.json")
+    containments = tmp_path / "containments.json"
+    with mock_aws():
+        with LocalStore(db, read_only=True) as store:
+            ctx = StepContext(store=store, session=boto3.Session(region_name="us-east-1"),
+                              containment_records=JsonFileRecordStore(containments), investigations=records,
+                              policy=Policy(mode=ContainmentMode.APPROVAL, verify_wait_seconds=0),
+                              notify=lambda kind, body: None)
+            paused = run_investigation(ctx, _finding(), approver=lambda payload: None)
+        assert paused["status"] == "pending_approval" and paused["local_resume"]
+        assert list(approvals.pending(records)["investigation_id"]) == [paused["investigation_id"]]
+        result = approvals.answer(paused["investigation_id"], False, investigations=records, by="analyst",
+                                  store=f"local:{db}", records=str(containments), investigations_path=str(records.path))
+    assert result["status"] != "pending_approval" and not result.get("local_resume")
+    assert approvals.pending(records).empty
+    assert not containments.exists() or "deny_all_user_policy" not in containments.read_text()  # rejected: nothing applied
