@@ -651,6 +651,8 @@ def display_name(node: exp.Expr, sql: str) -> str:
 
 def unsupported(what: str, node: exp.Expr, cx: Context | None = None) -> UnsupportedSqlError:
     line = line_of(node)
+    if line is None and cx is not None and "\n" not in cx.sql.strip():
+        line = 1
     where = f" (line {line})" if line else ""
     return UnsupportedSqlError(f"unsupported in the local engine: {what}{where}")
 
