@@ -5,7 +5,7 @@ states the rules; in short:
 
 * **Window.** ``end = now - settle`` (capped at ``watermark + max_window`` when far behind:
   catch-up in bounded steps); ``start = min(watermark - lateness, end - lookback)``. A first run
-  (no watermark) covers ``[end - lookback, end)``. A detection is due when ``end - watermark``
+  (no watermark) covers ``[end - lookback, end)``; if it fails, its start is owed by the retries. A detection is due when ``end - watermark``
   reaches its schedule (less a small jitter tolerance). The watermark becomes ``end`` only after
   the run and its ledger commit succeeded.
 * **Ledger.** Keyed on (detection, event id) and (detection, fingerprint). A result row whose
@@ -106,16 +106,20 @@ class DetectionState:
     consecutive_failures: int = 0
     last_error: str | None = None
     version: int = 0  # bumped on every write (optimistic concurrency)
+    coverage_start: dt.datetime | None = None  # start of a first window that failed: still owed
 
     def succeeded(self, window_end: dt.datetime, now: dt.datetime) -> DetectionState:
         return replace(self, watermark=utc(window_end), last_run_at=utc(now), last_success_at=utc(now),
                        last_status=RunStatus.OK, consecutive_failures=0, last_error=None,
-                       version=self.version + 1)
+                       version=self.version + 1, coverage_start=None)
 
-    def failed(self, error: str, now: dt.datetime) -> DetectionState:
+    def failed(self, error: str, now: dt.datetime, window_start: dt.datetime | None = None) -> DetectionState:
+        owed = self.coverage_start
+        if self.watermark is None and owed is None and window_start is not None:
+            owed = utc(window_start)  # a failed first run: its window is still owed
         return replace(self, last_run_at=utc(now), last_status=RunStatus.FAILED,
                        consecutive_failures=self.consecutive_failures + 1, last_error=error[:500],
-                       version=self.version + 1)
+                       version=self.version + 1, coverage_start=owed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,6 +131,7 @@ class DetectionState:
             "consecutive_failures": self.consecutive_failures,
             "last_error": self.last_error,
             "version": self.version,
+            "coverage_start": _iso(self.coverage_start),
         }
 
     @classmethod
@@ -140,6 +145,7 @@ class DetectionState:
             consecutive_failures=int(data.get("consecutive_failures") or 0),
             last_error=data.get("last_error"),
             version=int(data.get("version") or 0),
+            coverage_start=_parse(data.get("coverage_start")),
         )
 
 
@@ -167,7 +173,11 @@ def plan_window(state: DetectionState | None, *, schedule: dt.timedelta, lookbac
     horizon = floor_second(utc(now) - config.settle)
     watermark = state.watermark if state else None
     if watermark is None:
-        return Window(horizon - lookback, horizon)
+        owed = state.coverage_start if state else None
+        if owed is None:
+            return Window(horizon - lookback, horizon)
+        end = min(horizon, utc(owed) + lookback + config.max_window)  # retry a failed first run
+        return Window(min(utc(owed), end - lookback), end)
     watermark = utc(watermark)
     if horizon - watermark < schedule - jitter_tolerance(schedule):
         return None

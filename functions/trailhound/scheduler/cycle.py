@@ -224,7 +224,7 @@ def _settle(fut: Future[tuple[list[Finding], MeteredStore, float]], det: Detecti
         run.bytes_scanned = spent.bytes_scanned if spent else 0
         run.watermark = base.watermark
         try:
-            state.save_state(base.failed(run.error, now), expected)
+            state.save_state(base.failed(run.error, now, window.start), expected)
         except Exception as save_exc:  # noqa: BLE001 - report, the watermark has not moved either way
             log.error("could not record the failure", extra={"detection": det.id, "error": str(save_exc)})
         return run
@@ -247,6 +247,10 @@ def _settle(fut: Future[tuple[list[Finding], MeteredStore, float]], det: Detecti
         return run
     except Exception as exc:  # state store down: nothing moved; the window is retried next cycle
         run.status, run.error, run.watermark = RunStatus.FAILED, f"{type(exc).__name__}: {exc}", base.watermark
+        try:
+            state.save_state(base.failed(run.error, now, window.start), expected)
+        except Exception:  # noqa: BLE001 - the store is down; the failure is in the cycle result and logs
+            pass
         return run
     run.new = [f for f in decision.new if f.fingerprint not in committed.lost]
     run.lost = len(committed.lost)
