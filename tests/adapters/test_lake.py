@@ -14,7 +14,7 @@ from trailhound import cli
 from trailhound.errors import QueryFailedError, StoreError, UserInputError
 from trailhound.store import lake as lake_module
 from trailhound.store import open_store
-from trailhound.store._remote import RetryPolicy, parse_array
+from trailhound.store._remote import Kind, RetryPolicy, infer_kinds, parse_array
 from trailhound.store.lake import LakeStore, from_spec, strip_leading_comments
 
 EDS_ID = "EXAMPLE0-f852-4e8f-8bd1-bcf6cEXAMPLE"
@@ -343,6 +343,18 @@ def test_compile_uses_the_id_and_binds_safely() -> None:
 def test_query_without_client_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="no CloudTrail client"):
         LakeStore(EDS_ID).query("SELECT 1 FROM $EDS_ID")
+
+
+def test_types_inferred_from_the_sql() -> None:
+    kinds = infer_kinds(
+        "SELECT approx_distinct(sourceIPAddress) AS ips, cardinality(array_agg(eventID)) AS n, "
+        "max_by(eventTime, eventTime) AS latest, contains(array_agg(eventName), 'X') AS has_x, "
+        "date_add('minute', 5, min(eventTime)) AS later, split(userAgent, '/') AS parts, "
+        "CAST(count(*) AS DOUBLE) AS ratio, eventName, date_diff('second', min(eventTime), max(eventTime)) AS s "
+        "FROM t GROUP BY eventName")
+    assert kinds == {"ips": Kind.BIGINT, "n": Kind.BIGINT, "latest": Kind.TIMESTAMP, "has_x": Kind.BOOLEAN,
+                     "later": Kind.TIMESTAMP, "parts": Kind.ARRAY, "ratio": Kind.DOUBLE,
+                     "eventname": Kind.VARCHAR, "s": Kind.BIGINT}
 
 
 @pytest.mark.parametrize("text,expected", [

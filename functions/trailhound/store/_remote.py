@@ -143,7 +143,22 @@ _COLUMN_KINDS = {"eventtime": Kind.TIMESTAMP, "creationdate": Kind.TIMESTAMP, "r
                  "managementevent": Kind.BOOLEAN}
 
 
-def _expr_kind(node: exp.Expression) -> Kind | None:
+_NAMED_KINDS = {  # functions the Lake parser keeps as plain calls (see sql/gaps.py OWN_FUNCTIONS)
+    **dict.fromkeys(("cardinality", "strpos", "approx_distinct", "date_diff", "json_size",
+                     "json_array_length", "to_unixtime"), Kind.BIGINT),
+    **dict.fromkeys(("split", "array_distinct", "array_sort", "regexp_extract_all", "map_values"), Kind.ARRAY),
+    **dict.fromkeys(("contains", "regexp_like", "any_match", "all_match", "none_match",
+                     "json_array_contains"), Kind.BOOLEAN),
+    **dict.fromkeys(("date_add", "date_trunc", "from_iso8601_timestamp", "from_unixtime"), Kind.TIMESTAMP),
+}
+
+
+def _expr_kind(node: exp.Expr) -> Kind | None:
+    if isinstance(node, exp.Anonymous):
+        name = node.name.lower()
+        if name in ("max_by", "min_by") and node.expressions:
+            return Kind.ARRAY if len(node.expressions) == 3 else _expr_kind(node.expressions[0])
+        return _NAMED_KINDS.get(name, Kind.VARCHAR)
     if isinstance(node, exp.Alias):
         return _expr_kind(node.this)
     if isinstance(node, (exp.Cast, exp.TryCast)):
