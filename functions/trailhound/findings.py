@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trailhound.detections.model import Severity
@@ -26,11 +27,12 @@ SCHEMA_VERSION = "1"
 def fingerprint(detection_id: str, dedup_key: Sequence[str], row: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of the detection id and the dedup key's column values, order-stable."""
     payload = [detection_id, [[col, _canonical(row.get(col))] for col in dedup_key]]
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _canonical(value: Any) -> Any:
+    if value is None or type(value) is str:
+        return value
     if isinstance(value, (list, tuple, set)):
         return sorted((_canonical(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
     return to_jsonable(value)

@@ -19,55 +19,51 @@ false_positives:
   - Scratch buckets (query results, build artefacts) given a short expiry after creation by hand; allowlist the principal that manages them.
 runbook: notebooks/tampering_and_exposure.ipynb
 */
-WITH trail_buckets AS (
-  SELECT DISTINCT coalesce(element_at(requestParameters, 's3BucketName'), element_at(requestParameters, 'bucketName')) AS bucket
-  FROM $EDS_ID
-  WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
-    AND errorCode IS NULL
-    AND (
-      (eventSource = 'cloudtrail.amazonaws.com' AND eventName IN ('CreateTrail', 'UpdateTrail'))
-      OR (eventSource = 's3.amazonaws.com' AND eventName IN ('GetBucketAcl', 'PutObject')
-          AND userIdentity.invokedBy = 'cloudtrail.amazonaws.com')
-      OR (eventSource = 's3.amazonaws.com' AND eventName = 'PutBucketPolicy'
-          AND strpos(element_at(requestParameters, 'bucketPolicy'), 'cloudtrail.amazonaws.com') > 0)
-    )
-),
-new_buckets AS (
-  SELECT DISTINCT element_at(requestParameters, 'bucketName') AS bucket
-  FROM $EDS_ID
-  WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
-    AND eventSource = 's3.amazonaws.com' AND eventName = 'CreateBucket' AND errorCode IS NULL
-),
-lifecycle AS (
+WITH bucket_events AS (
   SELECT *,
-    element_at(requestParameters, 'bucketName') AS bucket,
-    element_at(requestParameters, 'LifecycleConfiguration') AS rules
+    coalesce(element_at(requestParameters, 's3BucketName'), element_at(requestParameters, 'bucketName')) AS bucket,
+    CASE
+      WHEN eventSource = 'cloudtrail.amazonaws.com' THEN 1
+      WHEN eventName = 'GetBucketAcl' AND userIdentity.invokedBy = 'cloudtrail.amazonaws.com' THEN 1
+      WHEN eventName = 'PutBucketPolicy'
+           AND strpos(element_at(requestParameters, 'bucketPolicy'), 'cloudtrail.amazonaws.com') > 0 THEN 1
+      ELSE 0
+    END AS links_trail,
+    CASE WHEN eventName = 'CreateBucket' THEN 1 ELSE 0 END AS creates
   FROM $EDS_ID
   WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
-    AND eventSource = 's3.amazonaws.com'
-    AND eventName IN ('PutBucketLifecycle', 'PutBucketLifecycleConfiguration')
+    AND eventSource IN ('cloudtrail.amazonaws.com', 's3.amazonaws.com')
+    AND eventName IN ('CreateTrail', 'UpdateTrail', 'GetBucketAcl', 'PutBucketPolicy', 'CreateBucket',
+                      'PutBucketLifecycle', 'PutBucketLifecycleConfiguration')
     AND errorCode IS NULL
+),
+marked AS (
+  SELECT *,
+    max(links_trail) OVER (PARTITION BY bucket) AS trail_bucket,
+    max(creates) OVER (PARTITION BY bucket) AS new_bucket,
+    element_at(requestParameters, 'LifecycleConfiguration') AS rules
+  FROM bucket_events
 )
 SELECT
-  ARRAY[l.eventID] AS event_ids,
-  l.eventTime AS first_seen,
-  l.eventTime AS last_seen,
-  l.userIdentity.arn AS actor_arn,
-  l.userIdentity.type AS actor_type,
-  l.userIdentity.accessKeyId AS access_key_id,
-  l.sourceIPAddress AS source_ip,
-  l.userAgent AS user_agent,
-  l.recipientAccountId AS account_id,
-  l.awsRegion AS region,
-  l.eventName AS event_name,
-  l.bucket AS target,
-  coalesce(l.userIdentity.sessionContext.sessionIssuer.arn, l.userIdentity.arn) AS principal_arn,
-  CASE WHEN t.bucket IS NOT NULL THEN 'bucket receives CloudTrail logs' ELSE 'existing bucket' END AS details,
-  l.rules AS lifecycle_rules
-FROM lifecycle l
-LEFT JOIN trail_buckets t ON t.bucket = l.bucket
-LEFT JOIN new_buckets n ON n.bucket = l.bucket
-WHERE (t.bucket IS NOT NULL
-       AND regexp_like(l.rules, '"Expiration"\s*:\s*\{[^{}]*"Days"\s*:\s*"?([1-9]|[12][0-9]|30)"?\s*[,}]'))
-   OR (n.bucket IS NULL
-       AND regexp_like(l.rules, '"Expiration"\s*:\s*\{[^{}]*"Days"\s*:\s*"?[1-3]"?\s*[,}]'))
+  ARRAY[eventID] AS event_ids,
+  eventTime AS first_seen,
+  eventTime AS last_seen,
+  userIdentity.arn AS actor_arn,
+  userIdentity.type AS actor_type,
+  userIdentity.accessKeyId AS access_key_id,
+  sourceIPAddress AS source_ip,
+  userAgent AS user_agent,
+  recipientAccountId AS account_id,
+  awsRegion AS region,
+  eventName AS event_name,
+  bucket AS target,
+  coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn) AS principal_arn,
+  CASE WHEN trail_bucket = 1 THEN 'bucket receives CloudTrail logs' ELSE 'existing bucket' END AS details,
+  rules AS lifecycle_rules
+FROM marked
+WHERE eventSource = 's3.amazonaws.com'
+  AND eventName IN ('PutBucketLifecycle', 'PutBucketLifecycleConfiguration')
+  AND ((trail_bucket = 1
+        AND regexp_like(rules, '"Expiration"\s*:\s*\{[^{}]*"Days"\s*:\s*"?([1-9]|[12][0-9]|30)"?\s*[,}]'))
+    OR (new_bucket = 0
+        AND regexp_like(rules, '"Expiration"\s*:\s*\{[^{}]*"Days"\s*:\s*"?[1-3]"?\s*[,}]')))

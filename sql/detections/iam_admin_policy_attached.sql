@@ -20,7 +20,7 @@ false_positives:
   - Break-glass procedures that grant admin temporarily (allowlist the break-glass role).
 runbook: notebooks/compromised_credentials.ipynb
 */
-WITH grants AS (
+WITH iam AS (
   SELECT *,
     coalesce(element_at(requestParameters, 'userName'), element_at(requestParameters, 'roleName'),
              element_at(requestParameters, 'groupName')) AS identity_name,
@@ -28,45 +28,38 @@ WITH grants AS (
   FROM $EDS_ID
   WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
     AND eventSource = 'iam.amazonaws.com'
+    AND eventName IN ('CreateUser', 'CreateRole', 'CreateGroup', 'AttachUserPolicy', 'AttachRolePolicy',
+                      'AttachGroupPolicy', 'PutUserPolicy', 'PutRolePolicy', 'PutGroupPolicy')
     AND errorCode IS NULL
-    AND userIdentity.invokedBy IS NULL
-    AND (
-      (eventName IN ('AttachUserPolicy', 'AttachRolePolicy', 'AttachGroupPolicy')
-       AND regexp_like(element_at(requestParameters, 'policyArn'), ':policy/AdministratorAccess$'))
-      OR (eventName IN ('PutUserPolicy', 'PutRolePolicy', 'PutGroupPolicy')
-          AND regexp_like(element_at(requestParameters, 'policyDocument'), '"Effect"\s*:\s*"Allow"')
-          AND regexp_like(element_at(requestParameters, 'policyDocument'), '"Action"\s*:\s*(\[\s*)?"(\*|iam:\*)"'))
-    )
 ),
-created AS (
-  SELECT
-    coalesce(element_at(requestParameters, 'userName'), element_at(requestParameters, 'roleName'),
-             element_at(requestParameters, 'groupName')) AS identity_name,
-    coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn) AS principal_arn,
-    min(eventTime) AS created_at
-  FROM $EDS_ID
-  WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
-    AND eventSource = 'iam.amazonaws.com'
-    AND eventName IN ('CreateUser', 'CreateRole', 'CreateGroup')
-    AND errorCode IS NULL
-  GROUP BY 1, 2
+marked AS (
+  SELECT *,
+    count_if(eventName IN ('CreateUser', 'CreateRole', 'CreateGroup'))
+      OVER (PARTITION BY principal_arn, identity_name ORDER BY eventTime) AS created_before
+  FROM iam
 )
 SELECT
-  ARRAY[g.eventID] AS event_ids,
-  g.eventTime AS first_seen,
-  g.eventTime AS last_seen,
-  g.userIdentity.arn AS actor_arn,
-  g.userIdentity.type AS actor_type,
-  g.userIdentity.accessKeyId AS access_key_id,
-  g.sourceIPAddress AS source_ip,
-  g.userAgent AS user_agent,
-  g.recipientAccountId AS account_id,
-  g.awsRegion AS region,
-  g.eventName AS event_name,
-  g.identity_name AS target,
-  g.principal_arn,
-  coalesce(element_at(g.requestParameters, 'policyArn'), element_at(g.requestParameters, 'policyName')) AS details
-FROM grants g
-LEFT JOIN created c
-  ON c.identity_name = g.identity_name AND c.principal_arn = g.principal_arn AND c.created_at <= g.eventTime
-WHERE c.identity_name IS NULL
+  ARRAY[eventID] AS event_ids,
+  eventTime AS first_seen,
+  eventTime AS last_seen,
+  userIdentity.arn AS actor_arn,
+  userIdentity.type AS actor_type,
+  userIdentity.accessKeyId AS access_key_id,
+  sourceIPAddress AS source_ip,
+  userAgent AS user_agent,
+  recipientAccountId AS account_id,
+  awsRegion AS region,
+  eventName AS event_name,
+  identity_name AS target,
+  principal_arn,
+  coalesce(element_at(requestParameters, 'policyArn'), element_at(requestParameters, 'policyName')) AS details
+FROM marked
+WHERE created_before = 0
+  AND userIdentity.invokedBy IS NULL
+  AND (
+    (eventName IN ('AttachUserPolicy', 'AttachRolePolicy', 'AttachGroupPolicy')
+     AND regexp_like(element_at(requestParameters, 'policyArn'), ':policy/AdministratorAccess$'))
+    OR (eventName IN ('PutUserPolicy', 'PutRolePolicy', 'PutGroupPolicy')
+        AND regexp_like(element_at(requestParameters, 'policyDocument'), '"Effect"\s*:\s*"Allow"')
+        AND regexp_like(element_at(requestParameters, 'policyDocument'), '"Action"\s*:\s*(\[\s*)?"(\*|iam:\*)"'))
+  )

@@ -20,55 +20,45 @@ false_positives:
   - Cross-account roles for a vendor or another company account (add the account to known_accounts).
 runbook: notebooks/compromised_credentials.ipynb
 */
-WITH roles AS (
+WITH iam AS (
   SELECT *,
     element_at(requestParameters, 'roleName') AS role_name,
-    element_at(requestParameters, 'assumeRolePolicyDocument') AS policy,
-    replace(element_at(requestParameters, 'assumeRolePolicyDocument'), recipientAccountId, '') AS foreign_policy
+    CASE WHEN eventName = 'CreateRole' THEN 1 ELSE 0 END AS is_create,
+    CASE WHEN eventName <> 'CreateRole' THEN NULL
+      WHEN regexp_like(element_at(requestParameters, 'assumeRolePolicyDocument'), '"Principal"\s*:\s*"\*"')
+        OR regexp_like(element_at(requestParameters, 'assumeRolePolicyDocument'), '"AWS"\s*:\s*(\[[^\]]*)?"\*"') THEN '*'
+      ELSE nullif(regexp_extract(replace(element_at(requestParameters, 'assumeRolePolicyDocument'), recipientAccountId, ''),
+                                 '(arn:aws:iam::|"AWS"\s*:\s*\[?\s*"|,\s*")([0-9]{12})', 2), '')
+    END AS foreign_trust
   FROM $EDS_ID
   WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
     AND eventSource = 'iam.amazonaws.com'
-    AND eventName = 'CreateRole'
+    AND eventName IN ('CreateRole', 'AttachRolePolicy', 'PutRolePolicy')
     AND errorCode IS NULL
-),
-scored AS (
-  SELECT *,
-    CASE
-      WHEN regexp_like(policy, '"Principal"\s*:\s*"\*"')
-        OR regexp_like(policy, '"AWS"\s*:\s*(\[[^\]]*)?"\*"') THEN '*'
-      ELSE nullif(regexp_extract(foreign_policy, '(arn:aws:iam::|"AWS"\s*:\s*\[?\s*"|,\s*")([0-9]{12})', 2), '')
-    END AS external_account
-  FROM roles
-),
-admin AS (
-  SELECT element_at(requestParameters, 'roleName') AS role_name, array_agg(eventID) AS ids, max(eventTime) AS last_at
-  FROM $EDS_ID
-  WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
-    AND eventSource = 'iam.amazonaws.com'
-    AND errorCode IS NULL
-    AND ((eventName = 'AttachRolePolicy'
-          AND regexp_like(element_at(requestParameters, 'policyArn'), ':policy/AdministratorAccess$'))
+    AND (eventName = 'CreateRole'
+         OR (eventName = 'AttachRolePolicy'
+             AND regexp_like(element_at(requestParameters, 'policyArn'), ':policy/AdministratorAccess$'))
          OR (eventName = 'PutRolePolicy'
              AND regexp_like(element_at(requestParameters, 'policyDocument'), '"Action"\s*:\s*(\[\s*)?"\*"')))
-  GROUP BY 1
 )
 SELECT
-  CASE WHEN a.ids IS NULL THEN ARRAY[s.eventID] ELSE concat(ARRAY[s.eventID], a.ids) END AS event_ids,
-  s.eventTime AS first_seen,
-  greatest(s.eventTime, coalesce(a.last_at, s.eventTime)) AS last_seen,
-  s.userIdentity.arn AS actor_arn,
-  s.userIdentity.type AS actor_type,
-  s.userIdentity.accessKeyId AS access_key_id,
-  s.sourceIPAddress AS source_ip,
-  s.userAgent AS user_agent,
-  s.recipientAccountId AS account_id,
-  s.awsRegion AS region,
-  s.eventName AS event_name,
-  s.role_name AS target,
-  coalesce(s.userIdentity.sessionContext.sessionIssuer.arn, s.userIdentity.arn) AS principal_arn,
-  s.role_name,
-  s.external_account,
-  CASE WHEN a.ids IS NULL THEN 'trust to another account' ELSE 'trust to another account; AdministratorAccess attached' END AS details
-FROM scored s
-LEFT JOIN admin a ON a.role_name = s.role_name
-WHERE s.external_account IS NOT NULL
+  array_agg(eventID) AS event_ids,
+  min(eventTime) AS first_seen,
+  max(eventTime) AS last_seen,
+  max_by(userIdentity.arn, is_create) AS actor_arn,
+  max_by(userIdentity.type, is_create) AS actor_type,
+  max_by(userIdentity.accessKeyId, is_create) AS access_key_id,
+  max_by(sourceIPAddress, is_create) AS source_ip,
+  max_by(userAgent, is_create) AS user_agent,
+  max_by(recipientAccountId, is_create) AS account_id,
+  max_by(awsRegion, is_create) AS region,
+  array_join(array_sort(array_agg(DISTINCT eventName)), ',') AS event_name,
+  role_name AS target,
+  max_by(coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn), is_create) AS principal_arn,
+  role_name,
+  max(foreign_trust) AS external_account,
+  CASE WHEN count(*) > count_if(is_create = 1) THEN 'trust to another account or anyone; administrator permissions granted'
+       ELSE 'trust to another account or anyone' END AS details
+FROM iam
+GROUP BY role_name
+HAVING max(foreign_trust) IS NOT NULL

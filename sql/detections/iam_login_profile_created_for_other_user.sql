@@ -19,49 +19,41 @@ false_positives:
   - Help-desk onboarding of a user created earlier (allowlist the help-desk role).
 runbook: notebooks/compromised_credentials.ipynb
 */
-WITH creds AS (
+WITH iam AS (
   SELECT *,
     element_at(requestParameters, 'userName') AS user_name,
     coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn) AS principal_arn
   FROM $EDS_ID
   WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
     AND eventSource = 'iam.amazonaws.com'
-    AND eventName IN ('CreateLoginProfile')
+    AND eventName IN ('CreateUser', 'CreateLoginProfile')
     AND errorCode IS NULL
-    AND userIdentity.invokedBy IS NULL
-    AND element_at(requestParameters, 'userName') IS NOT NULL
-    AND element_at(requestParameters, 'userName') <> coalesce(userIdentity.userName, '')
 ),
-created AS (
-  SELECT
-    element_at(requestParameters, 'userName') AS user_name,
-    coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn) AS principal_arn,
-    min(eventTime) AS created_at
-  FROM $EDS_ID
-  WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
-    AND eventSource = 'iam.amazonaws.com'
-    AND eventName = 'CreateUser'
-    AND errorCode IS NULL
-  GROUP BY 1, 2
+marked AS (
+  SELECT *,
+    count_if(eventName = 'CreateUser') OVER (PARTITION BY principal_arn, user_name ORDER BY eventTime) AS created_before
+  FROM iam
 )
 SELECT
-  ARRAY[k.eventID] AS event_ids,
-  k.eventTime AS first_seen,
-  k.eventTime AS last_seen,
-  k.userIdentity.arn AS actor_arn,
-  k.userIdentity.type AS actor_type,
-  k.userIdentity.accessKeyId AS access_key_id,
-  k.sourceIPAddress AS source_ip,
-  k.userAgent AS user_agent,
-  k.recipientAccountId AS account_id,
-  k.awsRegion AS region,
-  k.eventName AS event_name,
-  k.user_name AS target,
-  k.principal_arn,
-  k.user_name,
-  json_extract_scalar(element_at(k.responseElements, 'accessKey'), '$.accessKeyId') AS new_access_key_id,
-  element_at(k.requestParameters, 'passwordResetRequired') AS password_reset_required
-FROM creds k
-LEFT JOIN created c
-  ON c.user_name = k.user_name AND c.principal_arn = k.principal_arn AND c.created_at <= k.eventTime
-WHERE c.user_name IS NULL
+  ARRAY[eventID] AS event_ids,
+  eventTime AS first_seen,
+  eventTime AS last_seen,
+  userIdentity.arn AS actor_arn,
+  userIdentity.type AS actor_type,
+  userIdentity.accessKeyId AS access_key_id,
+  sourceIPAddress AS source_ip,
+  userAgent AS user_agent,
+  recipientAccountId AS account_id,
+  awsRegion AS region,
+  eventName AS event_name,
+  user_name AS target,
+  principal_arn,
+  user_name,
+  json_extract_scalar(element_at(responseElements, 'accessKey'), '$.accessKeyId') AS new_access_key_id,
+  element_at(requestParameters, 'passwordResetRequired') AS password_reset_required
+FROM marked
+WHERE eventName IN ('CreateLoginProfile')
+  AND userIdentity.invokedBy IS NULL
+  AND user_name IS NOT NULL
+  AND user_name <> coalesce(userIdentity.userName, '')
+  AND created_before = 0

@@ -35,6 +35,8 @@ SELECT
   coalesce(element_at(requestParameters, 'state'), element_at(requestParameters, 'targets'), element_at(requestParameters, 'ids')) AS details
 FROM $EDS_ID
 WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
+  AND eventSource IN ('events.amazonaws.com', 'scheduler.amazonaws.com')
+  AND eventName IN ('DisableRule', 'DeleteRule', 'RemoveTargets', 'PutTargets', 'PutRule', 'DeleteSchedule', 'UpdateSchedule')
   AND errorCode IS NULL
   AND userIdentity.invokedBy IS NULL
   AND regexp_like(lower(coalesce(element_at(requestParameters, 'name'), element_at(requestParameters, 'rule'), '')), '(^|[:/])trailhound')

@@ -18,7 +18,7 @@ from typing import Any
 from trailhound.config import DetectionTuning, Settings
 from trailhound.detections.model import CONTRACT_COLUMNS, ColumnType, Detection
 from trailhound.errors import DetectionFormatError, SqlError, UserInputError
-from trailhound.findings import Finding, ProposedResponse, Window, fingerprint
+from trailhound.findings import SCHEMA_VERSION, Finding, ProposedResponse, Window, fingerprint
 from trailhound.store.base import EventStore, QueryResult
 
 
@@ -94,6 +94,7 @@ def findings_from_result(detection: Detection, result: QueryResult, start: dt.da
     tuning = tuning or DetectionTuning()
     check_columns(detection, result.columns)
     threshold = threshold_for(detection, tuning)
+    window = Window(start=start, end=end)
     out: list[Finding] = []
     for index, raw in enumerate(result.rows):
         row = coerce_row(detection, raw, index)
@@ -103,7 +104,7 @@ def findings_from_result(detection: Detection, result: QueryResult, start: dt.da
                 continue
         if is_allowed(row, tuning) or only_known_accounts(row, known_accounts):
             continue
-        out.append(build_finding(detection, row, start, end))
+        out.append(build_finding(detection, row, start, end, window=window))
     out.sort(key=lambda f: (f.first_seen, f.fingerprint, f.event_ids))
     return out
 
@@ -159,6 +160,11 @@ def coerce_row(detection: Detection, raw: Mapping[str, Any], index: int = 0) -> 
     for col, typ in CONTRACT_COLUMNS.items():
         value = row.get(col)
         ok: Any
+        if typ is ColumnType.VARCHAR and (value is None or type(value) is str):
+            continue  # the common case, checked first: most columns are text
+        if typ is ColumnType.TIMESTAMP and type(value) is dt.datetime and value.tzinfo is None:
+            row[col] = value.replace(tzinfo=dt.UTC)  # engines return naive UTC
+            continue
         if typ is ColumnType.ARRAY:
             ok = _as_array(value)
             if not ok:
@@ -226,22 +232,26 @@ def only_known_accounts(row: Mapping[str, Any], known_accounts: Iterable[str]) -
 
 # --- findings --------------------------------------------------------------------------------
 
-def build_finding(detection: Detection, row: Mapping[str, Any], start: dt.datetime, end: dt.datetime) -> Finding:
+def build_finding(detection: Detection, row: Mapping[str, Any], start: dt.datetime, end: dt.datetime,
+                  *, window: Window | None = None) -> Finding:
+    """A finding from a row already checked by :func:`coerce_row` (so no second validation)."""
     h = detection.header
     fp = fingerprint(h.id, h.dedup_key, row)
     params: dict[str, Any] = {}
     if h.response:
         params = {name: row.get(col) for name, col in h.response.params.items()}
     data: dict[str, Any] = {c: row.get(c) for c in CONTRACT_COLUMNS}
+    data["event_ids"] = list(row["event_ids"])
     data.update(
         id=fp, detection_id=h.id, title=h.title, severity=h.severity, fingerprint=fp,
         attack=list(h.attack), techniques=list(h.techniques),
         extra={k: v for k, v in row.items() if k not in CONTRACT_COLUMNS},
-        response=ProposedResponse(action=h.response.action if h.response else None, params=params,
-                                  runbook=h.runbook),
-        window=Window(start=start, end=end),
+        response=ProposedResponse.model_construct(action=h.response.action if h.response else None,
+                                                  params=params, runbook=h.runbook),
+        window=window or Window(start=start, end=end),
+        schema_version=SCHEMA_VERSION,
     )
-    return Finding.model_validate(data)
+    return Finding.model_construct(**data)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
