@@ -12,7 +12,30 @@ from trailhound.detections.model import sql_dir
 from trailhound.sql.params import placeholders
 from trailhound.store.local import LocalStore
 
-from tests.detections.test_athena_parity import assert_same, deterministic
+
+def deterministic(con: Any) -> None:
+    """One thread, insertion order kept: ties of max_by/arbitrary resolve alike on both tables."""
+    con.execute("SET threads = 1")
+    con.execute("SET preserve_insertion_order = true")
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(sorted((_norm(v) for v in value), key=repr))
+    return round(value, 9) if isinstance(value, float) else value
+
+
+def canonical(rows: list[dict[str, Any]]) -> list[tuple[tuple[str, Any], ...]]:
+    return sorted((tuple(sorted((k.lower(), _norm(v)) for k, v in r.items())) for r in rows), key=repr)
+
+
+def assert_same(sql: str, params: dict[str, Any], lake: Any, athena: Any, what: str) -> int:
+    expected = lake.query(sql, params)
+    got = athena.query(sql, params)
+    assert [c.lower() for c in got.columns] == [c.lower() for c in expected.columns], what
+    assert canonical(got.rows) == canonical(expected.rows), (
+        f"{what}: Athena rewrite returned different rows\n{athena.athena_sql(sql, params)}")
+    return len(expected.rows)
 
 START = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 QUERIES = sorted((sql_dir() / "playbooks").glob("*.sql"))
