@@ -113,7 +113,7 @@ def put_events(client: Any, details: Sequence[Mapping[str, Any]], bus_name: str,
                     retry.append(d)
                     log.warning("PutEvents entry failed", extra={
                         "fingerprint": d.get("fingerprint"), "error": r.get("ErrorCode"),
-                        "message": r.get("ErrorMessage")})
+                        "error_message": r.get("ErrorMessage")})
                 else:
                     done[str(d["fingerprint"])] = True
             batch = retry + batch[len(resp.get("Entries", [])):]
@@ -361,7 +361,7 @@ def import_security_hub(client: Any, details: Sequence[Mapping[str, Any]], *, re
                 if fid in failed:
                     log.warning("BatchImportFindings rejected a finding", extra={
                         "fingerprint": d.get("fingerprint"), "error": failed[fid].get("ErrorCode"),
-                        "message": failed[fid].get("ErrorMessage")})
+                        "error_message": failed[fid].get("ErrorMessage")})
                 else:
                     done[str(d["fingerprint"])] = True
                     del batch[fid]
