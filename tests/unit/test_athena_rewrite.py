@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 from trailhound import cli
-from trailhound.detections import load_detections
+from trailhound.detections import Detection, load_detections
 from trailhound.errors import UnsupportedSqlError
 from trailhound.sql.athena import AthenaTable, eval_timestamp, json_path, parse_time_text, to_athena
 from trailhound.sql.params import bind, table_identifier
@@ -300,15 +300,16 @@ def test_compile_each_engine(capsys: pytest.CaptureFixture[str]) -> None:
     window = ["--since", "2026-11-27T09:00:00Z", "--until", "2026-11-27T10:00:00Z"]
     status, lake, _ = run(capsys, DETECTION.id, "--engine", "lake", "--store", f"lake:{EDS}", *window)
     assert status == 0 and f"FROM {EDS}" in lake and "TIMESTAMP '2026-11-27 09:00:00.000'" in lake
-    assert lake.strip() == LakeStore(EDS).compile(DETECTION.sql, {**WINDOW, **_threshold()}).strip()
+    det = load_detections(ids=[DETECTION.id])[0]  # as the CLI just read it
+    assert lake.strip() == LakeStore(EDS).compile(det.sql, {**WINDOW, **_threshold(det)}).strip()
     status, ath, _ = run(capsys, DETECTION.id, "--store", "athena:primary/security.cloudtrail_logs_pp", *window)
     assert status == 0 and "\"timestamp\" BETWEEN '2026/11/27' AND '2026/11/28'" in ath
     status, duck, _ = run(capsys, DETECTION.id, *window)
     assert status == 0 and "FROM events" in duck
 
 
-def _threshold() -> dict[str, int]:
-    t = DETECTION.header.threshold
+def _threshold(det: Detection) -> dict[str, int]:
+    t = det.header.threshold
     return {"THRESHOLD": t.min} if t else {}
 
 

@@ -75,6 +75,9 @@ class AthenaStore:
     def name(self) -> str:
         return f"athena:{self.workgroup}/{self.database}.{self.table.table}"
 
+    def close(self) -> None:
+        """Nothing to release (the boto3 client has no session to close); for symmetry with LocalStore."""
+
     def compile(self, sql: str, params: Mapping[str, Any] | None = None) -> str:
         values = normalize_params(params)
         bound = bind(sql, values, table=table_identifier(f"{self.database}.{self.table.table}"))

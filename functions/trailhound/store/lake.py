@@ -75,6 +75,9 @@ class LakeStore:
     def name(self) -> str:
         return f"lake:{self.ref}"
 
+    def close(self) -> None:
+        """Nothing to release (the boto3 client has no session to close); for symmetry with LocalStore."""
+
     def compile(self, sql: str, params: Mapping[str, Any] | None = None) -> str:
         return bind(strip_leading_comments(sql), normalize_params(params), table=self.eds_id)
 
