@@ -82,3 +82,16 @@ def test_coverage_markdown(capsys: pytest.CaptureFixture[str]) -> None:
     for t in DET.header.techniques:
         assert f"`{t}`" in out and f"`{DET.id}`" in out
     assert fixtures_dir().is_dir()
+
+
+def test_coverage_write_between_markers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = tmp_path / "README.md"
+    doc.write_text("# Title\n\n<!-- coverage:start -->\nold\n<!-- coverage:end -->\n\nafter\n")
+    assert main(["detections", "coverage", "--write", str(doc)]) == 0
+    text = doc.read_text()
+    assert "old" not in text and text.startswith("# Title") and text.endswith("after\n")
+    assert "| technique | name | detections |" in text
+    assert main(["detections", "coverage", "--write", str(doc)]) == 0
+    assert "already up to date" in capsys.readouterr().out
+    (tmp_path / "none.md").write_text("no markers")
+    assert main(["detections", "coverage", "--write", str(tmp_path / "none.md")]) == 2

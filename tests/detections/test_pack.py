@@ -38,11 +38,8 @@ FIXTURES = [(d.id, p) for d in PACK for kind in FixtureKind for p in fixture_fil
 ALL_FIXTURE_FILES = sorted(p for p in fixtures_dir().glob("*/*.json"))
 
 
-def test_pack_is_not_empty() -> None:
-    assert PACK, "no detections found under sql/detections"
-
-
-# TODO(pack complete): assert len(PACK) >= 40 once both halves of the pack have landed.
+def test_pack_has_at_least_40_detections() -> None:
+    assert len(PACK) >= 40, f"the pack has {len(PACK)} detections; issue 3 asks for at least 40"
 
 
 @pytest.mark.parametrize("det", PACK, ids=lambda d: d.id)
@@ -219,7 +216,13 @@ def test_uncovered_reasons_are_consistent() -> None:
 
 
 def test_every_technique_covered_or_explained() -> None:
-    if len(PACK) < 40:
-        pytest.skip("pack incomplete (< 40 detections): coverage is checked once both halves have landed")
     missing = [r.technique for r in coverage(PACK) if not r.covered and not r.uncovered_reason]
     assert not missing, f"techniques neither covered nor explained in uncovered.yaml: {missing}"
+
+
+def test_coverage_table_in_docs_is_current() -> None:
+    from trailhound.detections.coverage import coverage_markdown, table_between_markers
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "detections.md"
+    assert table_between_markers(docs) == coverage_markdown(coverage(PACK)), (
+        "docs/detections.md coverage table is stale: run `trailhound detections coverage --write docs/detections.md`")

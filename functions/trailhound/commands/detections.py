@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     c = dsub.add_parser("coverage", help="Markdown table: attack technique → detections")
     add_format(c, ("markdown", "json"), "markdown")
+    c.add_argument("--write", metavar="FILE", action="append", default=[],
+                   help="replace the table between <!-- coverage:start --> and <!-- coverage:end --> in FILE "
+                        "(repeatable) instead of printing it")
     c.set_defaults(func=run_coverage)
 
 
@@ -147,11 +150,18 @@ def run_test(args: argparse.Namespace) -> int:
 
 
 def run_coverage(args: argparse.Namespace) -> int:
-    from trailhound.detections.coverage import coverage, coverage_markdown
+    from pathlib import Path
+
+    from trailhound.detections.coverage import coverage, coverage_markdown, write_between_markers
     from trailhound.detections.model import load_detections
     from trailhound.output import print_json
 
     rows = coverage(load_detections())
+    if args.write:
+        for name in args.write:
+            changed = write_between_markers(Path(name), coverage_markdown(rows))
+            print(f"{name}: {'updated' if changed else 'already up to date'}")
+        return 0
     if args.format == "json":
         print_json([{"technique": r.technique, "name": r.name, "detections": list(r.detections),
                      "uncovered_reason": r.uncovered_reason} for r in rows])

@@ -64,3 +64,31 @@ def coverage_markdown(rows: Sequence[CoverageRow]) -> str:
     lines.append("")
     lines.append(f"{covered} of {len(rows)} techniques covered.")
     return "\n".join(lines) + "\n"
+
+
+START_MARK = "<!-- coverage:start -->"
+END_MARK = "<!-- coverage:end -->"
+
+
+def write_between_markers(path: Path, table: str) -> bool:
+    """Replace the text between the coverage markers in ``path``; True when the file changed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DetectionFormatError(f"{path}: cannot read ({exc.strerror})") from None
+    start, end = text.find(START_MARK), text.find(END_MARK)
+    if start < 0 or end < start:
+        raise DetectionFormatError(f"{path}: no {START_MARK} ... {END_MARK} block to write the table into")
+    new = text[:start + len(START_MARK)] + "\n" + table + text[end:]
+    if new == text:
+        return False
+    path.write_text(new, encoding="utf-8")
+    return True
+
+
+def table_between_markers(path: Path) -> str | None:
+    text = path.read_text(encoding="utf-8")
+    start, end = text.find(START_MARK), text.find(END_MARK)
+    if start < 0 or end < start:
+        return None
+    return text[start + len(START_MARK):end].lstrip("\n")
