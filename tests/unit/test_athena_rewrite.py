@@ -270,7 +270,7 @@ def test_payloads_stay_literals(engine: str, payload: str) -> None:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(value=st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters=[
+@given(value=st.text(alphabet=st.characters(exclude_categories=("Cs",), exclude_characters=[
     chr(c) for c in [*range(0, 9), 11, 12, *range(14, 32), 127]]), max_size=40))
 def test_any_text_stays_a_literal(value: str) -> None:
     for store, dialect in compilers().values():
