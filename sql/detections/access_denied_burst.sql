@@ -43,6 +43,7 @@ SELECT
   count(DISTINCT sourceIPAddress) AS n_source_ips
 FROM $EDS_ID
 WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
+  AND errorCode IS NOT NULL
   AND (errorCode IN ('AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation',
                      'Client.UnauthorizedOperation', 'UnauthorizedAccess', 'AuthorizationError',
                      'AuthorizationErrorException', 'NotAuthorized', 'Forbidden', 'ForbiddenException',

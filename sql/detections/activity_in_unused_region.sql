@@ -3,12 +3,13 @@ id: activity_in_unused_region
 title: Resources changed in a region the account had not been using
 description: >-
   Successful write calls were made in a region where the account had no activity at all in the
-  14 days before the window, while it was active elsewhere (the region first appears at least an
-  hour after the account's earliest event in that span). Attackers deploy miners, relays and
-  backdoors in regions nobody watches. The history comes from the event store itself, so the
-  detection needs at least an hour of history and looks 14 days back; global services that
-  always log in us-east-1 (IAM, STS, sign-in, Organizations, CloudFront, Route 53, billing) are
-  ignored, as are calls AWS services make.
+  14 days before the window, although it had been active elsewhere for at least a day (the
+  region first appears 24 hours or more after the account's earliest event in that span), and
+  by at most three principals (a region the whole organisation starts using is an expansion, not
+  an intrusion). Attackers deploy miners, relays and backdoors in regions nobody watches. The
+  history comes from the event store itself; global services that always log in us-east-1 (IAM,
+  STS, sign-in, Organizations, CloudFront, Route 53, billing) are ignored, as are calls AWS
+  services make.
 severity: medium
 attack: [T1535]
 techniques: []
@@ -42,29 +43,43 @@ new_regions AS (
   FROM history h
   JOIN account_start a ON a.account = h.account
   WHERE h.region_first_seen >= $START_TIME
-    AND h.region_first_seen >= date_add('hour', 1, a.account_first_seen)
+    AND h.region_first_seen >= date_add('day', 1, a.account_first_seen)
+),
+writes AS (
+  SELECT
+    e.eventID, e.eventTime, e.eventName, e.userIdentity.arn AS arn, e.userIdentity.type AS utype,
+    e.userIdentity.accessKeyId AS akid, e.sourceIPAddress, e.userAgent, e.recipientAccountId, e.awsRegion,
+    coalesce(e.userIdentity.sessionContext.sessionIssuer.arn, e.userIdentity.arn) AS principal_arn
+  FROM $EDS_ID e
+  JOIN new_regions n ON n.account = e.recipientAccountId AND n.region = e.awsRegion
+  WHERE e.eventTime >= $START_TIME AND e.eventTime < $END_TIME
+    AND e.readOnly = false
+    AND e.errorCode IS NULL
+    AND e.userIdentity.invokedBy IS NULL
+    AND NOT regexp_like(e.sourceIPAddress, 'amazonaws\.com$')
+    AND e.eventSource NOT IN ('iam.amazonaws.com', 'sts.amazonaws.com', 'signin.amazonaws.com')
+),
+few_hands AS (
+  SELECT recipientAccountId, awsRegion
+  FROM writes
+  GROUP BY recipientAccountId, awsRegion
+  HAVING count(DISTINCT arn) <= 3
 )
 SELECT
-  array_agg(e.eventID) AS event_ids,
-  min(e.eventTime) AS first_seen,
-  max(e.eventTime) AS last_seen,
-  e.userIdentity.arn AS actor_arn,
-  arbitrary(e.userIdentity.type) AS actor_type,
-  max_by(e.userIdentity.accessKeyId, e.eventTime) AS access_key_id,
-  max_by(e.sourceIPAddress, e.eventTime) AS source_ip,
-  max_by(e.userAgent, e.eventTime) AS user_agent,
-  e.recipientAccountId AS account_id,
-  e.awsRegion AS region,
-  array_join(array_sort(array_agg(DISTINCT e.eventName)), ',') AS event_name,
-  e.awsRegion AS target,
-  arbitrary(coalesce(e.userIdentity.sessionContext.sessionIssuer.arn, e.userIdentity.arn)) AS principal_arn,
+  array_agg(w.eventID) AS event_ids,
+  min(w.eventTime) AS first_seen,
+  max(w.eventTime) AS last_seen,
+  w.arn AS actor_arn,
+  arbitrary(w.utype) AS actor_type,
+  max_by(w.akid, w.eventTime) AS access_key_id,
+  max_by(w.sourceIPAddress, w.eventTime) AS source_ip,
+  max_by(w.userAgent, w.eventTime) AS user_agent,
+  w.recipientAccountId AS account_id,
+  w.awsRegion AS region,
+  array_join(array_sort(array_agg(DISTINCT w.eventName)), ',') AS event_name,
+  w.awsRegion AS target,
+  arbitrary(w.principal_arn) AS principal_arn,
   count(*) AS n_events
-FROM $EDS_ID e
-JOIN new_regions n ON n.account = e.recipientAccountId AND n.region = e.awsRegion
-WHERE e.eventTime >= $START_TIME AND e.eventTime < $END_TIME
-  AND e.readOnly = false
-  AND e.errorCode IS NULL
-  AND e.userIdentity.invokedBy IS NULL
-  AND NOT regexp_like(e.sourceIPAddress, 'amazonaws\.com$')
-  AND e.eventSource NOT IN ('iam.amazonaws.com', 'sts.amazonaws.com', 'signin.amazonaws.com')
-GROUP BY e.userIdentity.arn, e.recipientAccountId, e.awsRegion
+FROM writes w
+JOIN few_hands f ON f.recipientAccountId = w.recipientAccountId AND f.awsRegion = w.awsRegion
+GROUP BY w.arn, w.recipientAccountId, w.awsRegion

@@ -5,10 +5,11 @@ description: >-
   Temporary credentials that EC2 delivered to an instance (an instance-profile session, named
   after the instance id, with ec2RoleDelivery set) were used from a source address that is not
   the instance's: either the same access key was seen from a second public address in the window
-  (the first one being the instance's own), or the address is one that non-instance principals
-  (IAM users, people, CI) use in the window, i.e. the credentials were copied off the instance
-  (metadata service, SSRF, SSM command output) and replayed from the attacker's machine. Calls
-  through a VPC endpoint and calls made by AWS services on the role's behalf are ignored.
+  (the first one being the instance's own), or the address is one that people use in the window
+  (IAM users, root, federated users, Identity Center sessions), i.e. the credentials were copied
+  off the instance (metadata service, SSRF, SSM command output) and replayed from the attacker's
+  machine. Calls through a VPC endpoint and calls made by AWS services on the role's behalf are
+  ignored; so are workloads (Lambda, ECS) that share the instances' NAT gateway.
 severity: high
 attack: [T1552.005, T1078.004]
 techniques: [aws.credential-access.ec2-steal-instance-credentials]
@@ -24,31 +25,34 @@ false_positives:
   - An instance whose egress address changes while the same credentials are valid (Elastic IP moved, dual-stack IPv4/IPv6 egress).
 runbook: notebooks/compromised_instance.ipynb
 */
-WITH ev AS (
+WITH instance_calls AS (
   SELECT
-    eventID, eventTime, eventName, sourceIPAddress, userAgent, awsRegion, recipientAccountId, vpcEndpointId,
+    eventID, eventTime, eventName, sourceIPAddress, userAgent, awsRegion, recipientAccountId,
     userIdentity.arn AS arn, userIdentity.type AS utype, userIdentity.accessKeyId AS akid,
     userIdentity.sessionContext.sessionIssuer.arn AS role_arn,
-    userIdentity.sessionContext.sessionIssuer.userName AS role_name,
-    (userIdentity.type = 'AssumedRole'
-      AND (userIdentity.sessionContext.ec2RoleDelivery IS NOT NULL
-           OR regexp_like(userIdentity.principalId, ':i-[0-9a-fA-F]{8,17}$'))) AS instance_creds
+    userIdentity.sessionContext.sessionIssuer.userName AS role_name
   FROM $EDS_ID
   WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
+    AND userIdentity.type = 'AssumedRole'
+    AND (userIdentity.sessionContext.ec2RoleDelivery IS NOT NULL
+         OR regexp_like(userIdentity.principalId, ':i-[0-9a-fA-F]{8,17}$'))
     AND userIdentity.invokedBy IS NULL
+    AND vpcEndpointId IS NULL
     AND (regexp_like(sourceIPAddress, '^[0-9]{1,3}(\.[0-9]{1,3}){3}$')
          OR regexp_like(sourceIPAddress, '^[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,7}$'))
-),
-instance_calls AS (
-  SELECT * FROM ev WHERE instance_creds AND vpcEndpointId IS NULL
 ),
 home AS (
   SELECT akid, min_by(sourceIPAddress, eventTime) AS home_ip
   FROM instance_calls
   GROUP BY akid
 ),
-other_principal_ips AS (
-  SELECT DISTINCT sourceIPAddress AS ip FROM ev WHERE NOT instance_creds
+people_ips AS (
+  SELECT DISTINCT sourceIPAddress AS ip
+  FROM $EDS_ID
+  WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
+    AND userIdentity.invokedBy IS NULL
+    AND (userIdentity.type IN ('IAMUser', 'Root', 'FederatedUser', 'IdentityCenterUser')
+         OR strpos(userIdentity.sessionContext.sessionIssuer.arn, ':role/aws-reserved/sso.amazonaws.com/') > 0)
 )
 SELECT
   array_agg(c.eventID) AS event_ids,
@@ -67,11 +71,11 @@ SELECT
   arbitrary(c.role_name) AS role_name,
   coalesce(nullif(regexp_extract(c.arn, 'i-[0-9a-fA-F]{8,17}$'), ''), c.arn) AS instance_id,
   arbitrary(h.home_ip) AS instance_ip,
-  CASE WHEN max(o.ip) IS NOT NULL THEN 'address also used by non-instance principals'
+  CASE WHEN max(p.ip) IS NOT NULL THEN 'address also used by people (users, federated or SSO sessions)'
        ELSE 'second address for the same instance credentials' END AS details,
   count(*) AS n_events
 FROM instance_calls c
 JOIN home h ON h.akid = c.akid
-LEFT JOIN other_principal_ips o ON o.ip = c.sourceIPAddress
-WHERE c.sourceIPAddress <> h.home_ip OR o.ip IS NOT NULL
+LEFT JOIN people_ips p ON p.ip = c.sourceIPAddress
+WHERE c.sourceIPAddress <> h.home_ip OR p.ip IS NOT NULL
 GROUP BY c.arn, c.akid, c.sourceIPAddress, c.recipientAccountId

@@ -18,6 +18,25 @@ false_positives:
   - A documented break-glass recovery of an unreachable instance (allowlist the break-glass role).
 runbook: notebooks/compromised_credentials.ipynb
 */
+WITH calls AS (
+  SELECT eventID, eventTime, eventName, userIdentity, sourceIPAddress, userAgent, recipientAccountId, awsRegion,
+         CAST(NULL AS varchar) AS instance_id
+  FROM $EDS_ID
+  WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
+    AND eventSource = 'ec2.amazonaws.com'
+    AND eventName = 'EnableSerialConsoleAccess'
+    AND errorCode IS NULL
+    AND userIdentity.invokedBy IS NULL
+  UNION ALL
+  SELECT eventID, eventTime, eventName, userIdentity, sourceIPAddress, userAgent, recipientAccountId, awsRegion,
+         element_at(requestParameters, 'instanceId') AS instance_id
+  FROM $EDS_ID
+  WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
+    AND eventSource = 'ec2-instance-connect.amazonaws.com'
+    AND eventName = 'SendSerialConsoleSSHPublicKey'
+    AND errorCode IS NULL
+    AND userIdentity.invokedBy IS NULL
+)
 SELECT
   array_agg(eventID) AS event_ids,
   min(eventTime) AS first_seen,
@@ -30,14 +49,8 @@ SELECT
   recipientAccountId AS account_id,
   awsRegion AS region,
   array_join(array_sort(array_agg(DISTINCT eventName)), ',') AS event_name,
-  coalesce(array_join(array_sort(array_agg(DISTINCT element_at(requestParameters, 'instanceId'))), ','),
-           'serial-console-access') AS target,
+  coalesce(array_join(array_sort(array_agg(DISTINCT instance_id)), ','), 'serial-console-access') AS target,
   arbitrary(coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn)) AS principal_arn,
   count(*) AS n_events
-FROM $EDS_ID
-WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
-  AND errorCode IS NULL
-  AND userIdentity.invokedBy IS NULL
-  AND ((eventSource = 'ec2.amazonaws.com' AND eventName = 'EnableSerialConsoleAccess')
-       OR (eventSource = 'ec2-instance-connect.amazonaws.com' AND eventName = 'SendSerialConsoleSSHPublicKey'))
+FROM calls
 GROUP BY userIdentity.arn, recipientAccountId, awsRegion
