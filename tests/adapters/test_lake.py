@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from trailhound import cli
-from trailhound.errors import QueryFailedError, StoreError, UserInputError
+from trailhound.errors import QueryFailedError, SqlError, StoreError, UserInputError
 from trailhound.store import lake as lake_module
 from trailhound.store import open_store
 from trailhound.store._remote import Kind, RetryPolicy, infer_kinds, parse_array
@@ -268,6 +268,15 @@ def test_store_errors_are_one_line(code: str, status: int, client: Any, stub: St
         make_store(client, fake_time).query(DETECTION_SQL, WINDOW)
     assert str(err.value) == f"lake:{EDS_ID}: StartQuery failed: {code}: The event data store is bad"
     assert fake_time.sleeps == []  # not retried
+
+
+def test_invalid_sql_is_a_sql_error(client: Any, stub: Stubber, fake_time: FakeTime) -> None:
+    stub.add_client_error("start_query", service_error_code="InvalidQueryStatementException",
+                          service_message="line 1:8: Column 'nope' cannot be resolved", http_status_code=400)
+    with pytest.raises(SqlError) as err:
+        make_store(client, fake_time).query(DETECTION_SQL, WINDOW)
+    assert str(err.value) == (f"lake:{EDS_ID}: StartQuery failed: InvalidQueryStatementException: "
+                              "line 1:8: Column 'nope' cannot be resolved")
 
 
 @pytest.mark.parametrize("code", ["EventDataStoreNotFoundException", "AccessDeniedException",

@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from trailhound.errors import StoreError, TrailHoundError
+from trailhound.errors import SqlError, StoreError, TrailHoundError
 from trailhound.sql.athena import parse_time_text
 
 RETRYABLE_CODES = frozenset({
@@ -33,6 +33,14 @@ RETRYABLE_CODES = frozenset({
     "ServiceUnavailableException", "ServiceUnavailable", "InternalServerException",
     "InternalFailure", "InternalServiceError", "SlowDown",
 })
+
+
+# The service refused the SQL itself: a SqlError, so the detection runner names the detection.
+SQL_ERROR_CODES = frozenset({"InvalidQueryStatementException"})
+
+
+class RemoteSqlError(SqlError):
+    """The engine rejected the SQL text (names the store and AWS's error code)."""
 
 
 class Kind(enum.StrEnum):
@@ -338,7 +346,8 @@ def call_with_retries(fn: Callable[..., Any], deadline: Deadline, *, store: str,
                     deadline.sleep(delay)
                     attempt += 1
                     continue
-            raise StoreError(f"{store}: {op} failed: {code}: {error_message(exc)}") from None
+            cls = RemoteSqlError if code in SQL_ERROR_CODES else StoreError
+            raise cls(f"{store}: {op} failed: {code}: {error_message(exc)}") from None
         except NoCredentialsError:
             raise StoreError(f"{store}: {op} failed: NoCredentialsError: no AWS credentials found") from None
         except NoRegionError:
