@@ -36,6 +36,10 @@ WITH bucket_events AS (
     AND eventName IN ('CreateTrail', 'UpdateTrail', 'GetBucketAcl', 'PutBucketPolicy', 'CreateBucket',
                       'PutBucketLifecycle', 'PutBucketLifecycleConfiguration')
     AND errorCode IS NULL
+    AND (eventName IN ('CreateTrail', 'UpdateTrail', 'CreateBucket', 'PutBucketLifecycle', 'PutBucketLifecycleConfiguration')
+         OR (eventName = 'GetBucketAcl' AND userIdentity.invokedBy = 'cloudtrail.amazonaws.com')
+         OR (eventName = 'PutBucketPolicy'
+             AND strpos(element_at(requestParameters, 'bucketPolicy'), 'cloudtrail.amazonaws.com') > 0))
 ),
 marked AS (
   SELECT *,

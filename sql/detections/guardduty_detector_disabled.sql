@@ -34,6 +34,8 @@ SELECT
 FROM $EDS_ID
 WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
   AND eventSource = 'guardduty.amazonaws.com'
+  AND eventName IN ('DeleteDetector', 'DisassociateFromMasterAccount', 'DisassociateFromAdministratorAccount',
+                    'StopMonitoringMembers', 'DisassociateMembers', 'DeleteMembers', 'UpdateDetector')
   AND errorCode IS NULL
   AND (
     eventName IN ('DeleteDetector', 'DisassociateFromMasterAccount', 'DisassociateFromAdministratorAccount',

@@ -35,6 +35,7 @@ SELECT
 FROM $EDS_ID
 WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
   AND eventSource = 'guardduty.amazonaws.com'
+  AND eventName IN ('CreateFilter', 'UpdateFilter', 'CreateIPSet', 'UpdateIPSet')
   AND errorCode IS NULL
   AND (
     (eventName IN ('CreateFilter', 'UpdateFilter') AND upper(element_at(requestParameters, 'action')) = 'ARCHIVE')
