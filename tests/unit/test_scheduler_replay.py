@@ -325,3 +325,42 @@ def test_replay_as_delivered_raises_what_one_shot_detect_raises_and_no_fingerpri
     assert not positives or reference, "the positive fixtures raise findings in a one-shot run"
     check_exactly_once(result, reference)
     assert not any(r.status is RunStatus.FAILED for c in result.cycles for r in c.runs)
+
+
+@pytest.mark.slow
+def test_replaying_a_recording_file_by_file_raises_what_detect_raises_and_no_fingerprint_twice(tmp_path):
+    """The whole pack over the simulator's recording (two playbook attacks in benign activity),
+    each delivery file ingested at the time in its name, one cycle every 5 minutes."""
+    from trailhound.detections.model import load_detections as load_pack
+    from trailhound.simulate import simulate
+    from trailhound.simulate.writer import delivery_time
+
+    recording = simulate(["compromised-iam-user", "compromised-ec2-instance"], tmp_path / "recording")
+    files = sorted(recording.files, key=lambda p: (delivery_time(p), p.name))
+    dets = load_pack()
+    store = LocalStore(":memory:")
+    state = LocalFileState(tmp_path / "state.json")
+    config = SchedulerConfig(late_check_horizon=dt.timedelta(0))
+    last_delivery = delivery_time(files[-1])
+    assert last_delivery is not None
+    now, i, raised = delivery_time(files[0]), 0, []
+    assert now is not None
+    for _ in range(200):
+        due = [f for f in files[i:] if (delivery_time(f) or now) <= now]
+        if due:
+            store.ingest(due)
+            i += len(due)
+        res = run_cycle(store, dets, state, now=now, config=config, settings=Settings())
+        assert not [r.error for r in res.runs if r.error]
+        raised += res.new_findings
+        states = state.load_states([d.id for d in dets])
+        if i == len(files) and all(s.watermark and s.watermark > last_delivery for s in states.values()):
+            break
+        now += CYCLE
+    else:
+        raise AssertionError("the replay did not finish")
+    reference = one_shot(store, dets)
+    assert reference, "the recording's attacks raise findings in a one-shot detect"
+    fps = [f.fingerprint for f in raised]
+    assert len(fps) == len(set(fps))
+    assert {f.fingerprint for f in reference} <= set(fps)
