@@ -319,3 +319,17 @@ def test_detect_request_accepts_rule_input_and_scheduled_events():
                  "detail": {"schedule_group": "1h"}}
     assert DetectRequest.from_event(scheduled).schedule == "1h"
     assert DetectRequest.from_event({}).detection_ids is None
+
+
+def test_select_by_schedule_and_ids_skips_unknown_ids():
+    from trailhound.detections.model import detections_dir, load_detection
+    from trailhound.handlers.detect import DetectRequest, select
+
+    pack = [load_detection(detections_dir() / f"{i}.sql") for i in ("cloudtrail_logging_stopped",
+                                                                     "cloudtrail_log_bucket_lifecycle_shortened")]
+    schedules = {d.id: d.header.schedule for d in pack}
+    chosen = select(pack, DetectRequest(schedule=schedules["cloudtrail_logging_stopped"]))
+    assert "cloudtrail_logging_stopped" in {d.id for d in chosen}
+    only = select(pack, DetectRequest(detection_ids=["cloudtrail_logging_stopped", "gone_detection"]))
+    assert [d.id for d in only] == ["cloudtrail_logging_stopped"]
+    assert select(pack, DetectRequest()) == pack

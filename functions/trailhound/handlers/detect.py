@@ -163,13 +163,13 @@ def runtime(account_id: str | None, region: str | None) -> Runtime:
 
 
 def select(detections: list[Any], request: DetectRequest) -> list[Any]:
-    """The detections of the request's schedule group and/or ids (unknown ids are an error)."""
+    """The detections of the request's schedule group and/or ids (unknown ids are logged, skipped)."""
     chosen = detections
     if request.detection_ids:
         known = {d.id for d in detections}
         unknown = sorted(set(request.detection_ids) - known)
-        if unknown:
-            raise UserInputError(f"detection_ids: no such detection(s): {', '.join(unknown)}")
+        if unknown:  # rule input and pack out of step: run the rest, say so loudly
+            logger.error("detection_ids name detections this package does not have", extra={"unknown": unknown})
         wanted = set(request.detection_ids)
         chosen = [d for d in chosen if d.id in wanted]
     if request.schedule:

@@ -185,7 +185,8 @@ def run_cycle(store: EventStore, detections: Sequence[Detection], state: StateSt
         if publisher is not None and sinks:
             _publish(state, publisher, result)
         final = state.load_states([d.id for d in detections])
-    lags = [lag for d in detections if (lag := watermark_lag(final.get(d.id), now)) is not None]
+    enabled = {r.detection_id for r in result.runs if r.status is not RunStatus.DISABLED}
+    lags = [lag for d in detections if d.id in enabled and (lag := watermark_lag(final.get(d.id), now)) is not None]
     result.max_lag = max(lags) if lags else None
     for r in result.runs:
         if r.status is RunStatus.FAILED:
