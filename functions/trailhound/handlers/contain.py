@@ -85,7 +85,7 @@ IDEMPOTENCY = IdempotencyConfig(
 @functools.cache
 def _contain() -> Callable[..., dict[str, Any]]:
     settings = ContainSettings.from_env()
-    session = boto3.Session()
+    session: Any = boto3.Session()  # a ClientFactory; boto3-stubs types each client overload
     records = DynamoDBRecordStore(session.client("dynamodb"), settings.containment_table)
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_session=session)
 
