@@ -105,14 +105,23 @@ def one_shot(store: LocalStore, detections: Sequence[Detection]) -> list[Finding
     return [f for d in detections for f in run_detection(store, d, start, end, settings=Settings())]
 
 
-def check_exactly_once(result: Replay, reference: Sequence[Finding]) -> None:
+def check_exactly_once(result: Replay, reference: Sequence[Finding], *, every_event: bool = True) -> None:
+    """No fingerprint twice, no event in two findings, every one-shot fingerprint raised; and with
+    ``every_event``, every event the one-shot run flags counted in a scheduled finding.
+
+    ``every_event`` does not hold for detections whose evidence depends on where the window starts
+    (``activity_in_unused_region``: "first seen at or after $START_TIME"): a one-shot window over a
+    whole day keeps a region "new" all day, a scheduled window only in the run that first sees it.
+    The finding is raised either way; the done-when criterion is about findings.
+    """
     fps = [f.fingerprint for f in result.raised]
     assert len(fps) == len(set(fps)), "a fingerprint was raised twice"
     counts = result.attributed()
     assert all(n == 1 for n in counts.values()), {k: n for k, n in counts.items() if n > 1}
-    flagged = {(f.detection_id, e) for f in reference for e in f.event_ids}
-    missing = flagged - set(counts)
-    assert not missing, f"events a one-shot detect flags are in no scheduled finding: {sorted(missing)[:5]}"
+    if every_event:
+        flagged = {(f.detection_id, e) for f in reference for e in f.event_ids}
+        missing = flagged - set(counts)
+        assert not missing, f"events a one-shot detect flags are in no scheduled finding: {sorted(missing)[:5]}"
     missed = {f.fingerprint for f in reference} - set(fps)
     assert not missed, [(f.detection_id, f.actor_arn, f.target) for f in reference if f.fingerprint in missed]
 
@@ -307,6 +316,14 @@ def _fixture_detections() -> list[str]:
                   and (Path(root.parent / "detections" / f"{p.name}.sql")).exists())
 
 
+def _window_relative(det: Detection) -> bool:
+    """The SQL uses the window start for more than bounding eventTime (e.g. "new since $START_TIME")."""
+    import re
+
+    bound = re.compile(r"eventTime\s*>=\s*\$START_TIME", re.I)
+    return len(re.findall(r"\$START_TIME", det.sql)) > len(bound.findall(det.sql))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("detection_id", _fixture_detections())
 def test_replay_as_delivered_raises_what_one_shot_detect_raises_and_no_fingerprint_twice(detection_id, tmp_path):
@@ -323,7 +340,7 @@ def test_replay_as_delivered_raises_what_one_shot_detect_raises_and_no_fingerpri
     reference = one_shot(store, dets)
     positives = list((fixtures_dir() / detection_id).glob("positive_*.json"))
     assert not positives or reference, "the positive fixtures raise findings in a one-shot run"
-    check_exactly_once(result, reference)
+    check_exactly_once(result, reference, every_event=not _window_relative(dets[0]))
     assert not any(r.status is RunStatus.FAILED for c in result.cycles for r in c.runs)
 
 
