@@ -1,20 +1,30 @@
 """Load CloudTrail files into the local store, exactly once per ``eventID``.
 
-Accepted inputs (files, or directories searched recursively; ``.gz`` is decompressed):
+Accepted inputs (files, or directories searched recursively; gzip is recognised by its magic
+bytes, whatever the file is called):
 
 * CloudTrail S3 delivery files: ``{"Records": [...]}``;
-* JSON Lines, one record a line;
+* JSON Lines, one record a line (or one JSON document: a record or a list of records);
 * the output of ``aws cloudtrail lookup-events`` (records inside each ``CloudTrailEvent`` string).
 
-Shape of the load (it decides the speed): DuckDB reads every delivery file of a batch in
-parallel as raw JSON, splits ``Records`` once, and parses each record exactly once with a single
-``json_transform`` into the whole raw-record struct; maps come out as ``MAP(VARCHAR, VARCHAR)``
-with Lake's semantics (scalars as text, nested objects as JSON text). Each batch is one
-transaction: an interrupted ingest leaves the store as it was before that batch.
+Shape of the load (it decides the speed, see ``docs/store.md``). Per batch of delivery files,
+in one transaction:
+
+1. ``_raw``: DuckDB reads the batch's files in parallel (``read_json_objects``), splits
+   ``Records`` once (``json_extract``) and keeps, per record, its file, index, minified JSON
+   text, ``eventID``, ``eventTime`` and the reason it is rejected (NULL when it is good);
+2. counts, and the rejects (a query over the few rows with a reason);
+3. one ``INSERT`` that parses each good record once with a single ``json_transform`` into the
+   raw-record struct, maps it onto the Lake columns and skips eventIDs already stored (and,
+   only when the batch has any, repeats inside the batch: first file/index wins).
+
+An interrupted ingest (Ctrl-C, a crash) rolls back the batch it was in: earlier batches stay.
+JSON Lines and lookup-events files are split in Python and loaded through the same steps 2-3.
 """
 
 from __future__ import annotations
 
+import enum
 import gzip
 import json
 import os
@@ -22,12 +32,14 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 
-from trailhound.errors import UserInputError
+from trailhound.errors import StoreError, UserInputError
 from trailhound.store.schema import COLUMN_NAMES, EVENTS_TABLE
 
 MAP = "MAP(VARCHAR, VARCHAR)"
@@ -50,8 +62,8 @@ RAW_RECORD: dict[str, Any] = {
         "invokedBy": "VARCHAR",
         "identityProvider": "VARCHAR",
     },
-    **{k: "VARCHAR" for k in ("eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress",
-                               "userAgent", "errorCode", "errorMessage", "requestID", "eventID",
+    **{k: "VARCHAR" for k in ("eventSource", "eventName", "awsRegion", "sourceIPAddress",
+                               "userAgent", "errorCode", "errorMessage", "requestID",
                                "readOnly", "eventType", "apiVersion", "managementEvent",
                                "recipientAccountId", "sharedEventID", "annotation", "vpcEndpointId",
                                "vpcEndpointAccountId", "eventCategory", "sessionCredentialFromConsole")},
@@ -60,12 +72,17 @@ RAW_RECORD: dict[str, Any] = {
     "resources": [{"ARN": "VARCHAR", "accountId": "VARCHAR", "type": "VARCHAR", "arnPrefix": "VARCHAR"}],
     "tlsDetails": {"tlsVersion": "VARCHAR", "cipherSuite": "VARCHAR", "clientProvidedHostHeader": "VARCHAR"},
 }
+RAW_RECORD_JSON = json.dumps(RAW_RECORD)
 
-_TS = "TRY_CAST({} AS TIMESTAMPTZ)::TIMESTAMP"
-# Expression for each Lake column from the transformed raw record ``r`` and its text ``j``.
+# ISO-8601 text -> UTC TIMESTAMP (Lake's type), NULL when it is not a time; independent of the
+# session time zone.
+_TS = "timezone('UTC', TRY_CAST({} AS TIMESTAMPTZ))"
+# Expression for each Lake column from the transformed raw record ``r``, the record's text ``j``,
+# its eventID ``id`` and its eventTime ``ts`` (both computed when the batch is read).
 _COLUMN_EXPR: dict[str, str] = {name: f'r."{name}"' for name in COLUMN_NAMES}
 _COLUMN_EXPR.update({
-    "eventTime": _TS.format('r."eventTime"'),
+    "eventID": "id",
+    "eventTime": "ts",
     "readOnly": 'TRY_CAST(r."readOnly" AS BOOLEAN)',
     "managementEvent": 'TRY_CAST(r."managementEvent" AS BOOLEAN)',
     "userIdentity": (
@@ -89,31 +106,94 @@ _COLUMN_EXPR.update({
         "list_transform(r.resources, lambda x: struct_pack(accountId := x.accountId, type := x.type, "
         "arn := x.\"ARN\", arnPrefix := x.arnPrefix))"
     ),
-    "eventJson": "j::VARCHAR",
+    "eventJson": "j",
+    # Lake's checksum is computed by the service over its own serialisation; we cannot
+    # reproduce it, and a made-up value would be worse than none.
     "eventJsonChecksum": "NULL",
 })
 SELECT_COLUMNS = ",\n  ".join(f'{_COLUMN_EXPR[c]} AS "{c}"' for c in COLUMN_NAMES)
 
-DELIVERY, JSONL, LOOKUP = "delivery", "jsonl", "lookup"
-BATCH_FILES = 100
+# Why a record is rejected, from the columns of ``_raw`` (NULL: the record is good). ``j`` is
+# NULL only on the placeholder row of a file whose ``Records`` is not a list.
+_REASON = (
+    "CASE WHEN j IS NULL THEN 'expected {\"Records\": [...]} (a CloudTrail delivery file)'"
+    " WHEN NOT starts_with(j, '{') THEN 'not a JSON object'"
+    " WHEN id IS NULL OR id = '' THEN 'missing field eventID'"
+    " WHEN t IS NULL THEN 'missing field eventTime'"
+    " WHEN ts IS NULL THEN 'field eventTime is not an ISO-8601 time: ' || left(t, 80)"
+    " END"
+)
+# ``_raw`` from a relation of (file, idx, j JSON). SQL text here is assembled from this module's
+# constants only (expressions, types, the table name); file names and records are parameters.
+_RAW_FROM = (
+    "CREATE OR REPLACE TEMP TABLE _raw AS "  # noqa: S608 - constant SQL fragments, no values
+    f"SELECT file, idx, j, id, t, ts, {_REASON} AS reason FROM ("
+    "  SELECT file, idx, j, k[1] AS id, k[2] AS t, " + _TS.format("k[2]") + " AS ts FROM ("
+    "    SELECT file, idx, j::VARCHAR AS j, json_extract_string(j, ['$.eventID', '$.eventTime']) AS k"
+    "    FROM (<source>)))"
+)
+# Records of delivery files, read by DuckDB; one ``?`` (the file list) per compression.
+_READ_DELIVERY = (
+    "SELECT filename, json_extract(json, '$.Records[*]') AS recs,"
+    "  CASE WHEN len(recs) = 0 THEN coalesce(json_type(json, '$.Records'), 'missing') <> 'ARRAY' END AS bad"
+    " FROM read_json_objects(?, format = 'unstructured', filename = true, compression = '<c>',"
+    "                        maximum_object_size = <max>)"
+)
+
+
+def _delivery_source(compressions: list[str], max_object: int) -> str:
+    # DuckDB sizes its read buffers by maximum_object_size: the largest file of the batch (an
+    # object cannot be bigger than its file) keeps that cost down; 2 GB would cost page faults.
+    reads = " UNION ALL ".join(_READ_DELIVERY.replace("<c>", c).replace("<max>", str(int(max_object)))
+                               for c in compressions)
+    return (
+        "SELECT filename AS file,"  # noqa: S608 - constant SQL fragments and an int, no values
+        "  unnest(CASE WHEN bad THEN [NULL] ELSE range(len(recs)) END) AS idx,"
+        "  unnest(CASE WHEN bad THEN [NULL::JSON] ELSE recs END) AS j"
+        f" FROM ({reads})"
+    )
+
+
+_TEXT_SOURCE = "SELECT unnest(?) AS file, unnest(?) AS idx, json(unnest(?)) AS j"
+
+
+class Kind(enum.StrEnum):
+    """What a file holds, told from its first bytes."""
+
+    DELIVERY = "delivery"  # {"Records": [...]}: read by DuckDB
+    LOOKUP = "lookup"  # aws cloudtrail lookup-events output: split in Python
+    JSONL = "jsonl"  # JSON Lines, or one JSON document: split in Python
+
+
+DELIVERY, LOOKUP, JSONL = Kind.DELIVERY, Kind.LOOKUP, Kind.JSONL
+GZIP_MAGIC = b"\x1f\x8b"
+# Batches are sized by JSON bytes (for gzip, the size its trailer records): big enough to fill
+# DuckDB row groups (122,880 rows: smaller commits go through the write-ahead log, which costs a
+# second copy) and keep both cores busy, small enough to stay well under 2 GB of memory.
+BATCH_BYTES = 192 * 1024 * 1024
+MAX_OBJECT = 2**31 - 1
 _SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz")
+_DATA_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException)
 
 
 @dataclass
 class Reject:
     file: str
-    record: int | None  # index of the record in the file, None when the whole file is bad
+    record: int | None  # index of the record in the file (0-based), None when the whole file is bad
     reason: str
 
     def __str__(self) -> str:
         where = self.file if self.record is None else f"{self.file}: record {self.record}"
         return f"{where}: {self.reason}"
 
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "record": self.record, "reason": self.reason}
+
 
 @dataclass
 class IngestSummary:
     files: int = 0
-    records: int = 0  # records read (valid + rejected)
+    records: int = 0  # records read (good + rejected)
     added: int = 0
     duplicates: int = 0
     rejected: int = 0
@@ -126,287 +206,404 @@ class IngestSummary:
             "events_added": self.added,
             "duplicates_skipped": self.duplicates,
             "records_rejected": self.rejected,
-            "rejects": [{"file": r.file, "record": r.record, "reason": r.reason} for r in self.rejects],
+            "rejects": [r.as_dict() for r in self.rejects],
         }
 
 
 def find_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Expand files and directories (recursively) into a sorted list of candidate files."""
+    """Expand files and directories (recursively) into a list of files, each once, in order."""
     out: list[Path] = []
+    seen: set[Path] = set()
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.name.endswith(_SUFFIXES)))
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.name.endswith(_SUFFIXES)
+                           and not f.name.startswith("."))
         elif p.is_file():
-            out.append(p)
+            found = [p]
         else:
             raise UserInputError(f"{p}: no such file or directory")
+        for f in found:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append(f)
     return out
 
 
-def _open(path: Path) -> Any:
+def _json_size(path: Path, gz: bool) -> int:
+    """Bytes of JSON in a file: its size, or for gzip the size the trailer records (ISIZE)."""
+    size = path.stat().st_size
+    if not gz:
+        return size
     with open(path, "rb") as fh:
-        magic = fh.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+        fh.seek(max(0, size - 4))
+        isize = int.from_bytes(fh.read(4), "little")
+    # ISIZE is modulo 2**32 and covers only the last member of a multi-member file; CloudTrail
+    # writes one member, which inflates to more than it deflated from.
+    return isize if isize >= size else MAX_OBJECT
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == GZIP_MAGIC
+
+
+def _open(path: Path) -> Any:
+    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
+
+
+class FileError(Exception):
+    """A whole file cannot be loaded (the message says why)."""
 
 
 _LEADING_KEY = re.compile(rb'^\s*\{\s*"([A-Za-z]+)"')
+_READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
-def sniff(path: Path) -> str:
-    """Which of the three input kinds a file holds, from its first bytes."""
+def sniff(path: Path) -> Kind:
+    """Which input kind a file holds, from its first bytes."""
     try:
         with _open(path) as fh:
             head = fh.read(4096)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise _FileError(f"unreadable ({exc})") from exc
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise FileError(f"unreadable or truncated compressed file ({exc})") from exc
+    except OSError as exc:
+        raise FileError(f"unreadable ({exc.strerror or exc})") from exc
+    head = head.lstrip(b"\xef\xbb\xbf")
+    if not head.strip():
+        raise FileError("empty file; expected CloudTrail JSON")
     m = _LEADING_KEY.match(head)
-    if not m:
-        if not head.strip():
-            raise _FileError("empty file; expected CloudTrail JSON")
-        raise _FileError("not JSON: expected a CloudTrail object or JSON Lines")
-    key = m.group(1)
-    if key == b"Records":
-        return DELIVERY
-    if key == b"Events":
-        return LOOKUP
-    return JSONL
+    if m:
+        key = m.group(1)
+        if key == b"Records":
+            return DELIVERY
+        if key == b"Events":
+            return LOOKUP
+        return JSONL
+    if head.lstrip()[:1] in (b"{", b"["):
+        return JSONL
+    raise FileError("not JSON: expected a CloudTrail object or JSON Lines")
 
 
-class _FileError(Exception):
-    pass
-
-
-def _diagnose(path: Path, kind: str) -> str:
-    """Explain why a file failed to load, with the record index where that can be told."""
+def _diagnose(path: Path) -> str:
+    """Explain why a delivery file failed to load, with the record index where that can be told."""
     try:
         with _open(path) as fh:
             data = fh.read()
-    except (OSError, EOFError, zlib.error) as exc:
+    except _READ_ERRORS as exc:
         return f"unreadable or truncated compressed file ({exc})"
-    text = data.decode("utf-8", errors="replace")
-    if kind == DELIVERY:
-        start = text.find("[")
-        dec = json.JSONDecoder()
-        i, n = start + 1, 0
-        while True:
-            while i < len(text) and text[i] in " \t\r\n,":
-                i += 1
-            if i >= len(text):
-                return f"truncated after record {n - 1}: the Records array never closes" if n else "truncated"
-            if text[i] == "]":
-                break
-            try:
-                _, i = dec.raw_decode(text, i)
-            except json.JSONDecodeError as exc:
-                return f"record {n}: not valid JSON ({exc.msg} at char {exc.pos})"
-            n += 1
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = data.decode("utf-8", errors="replace")
+        return f"{_record_at(text, exc.start)}not valid UTF-8 at byte {exc.start}"
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = _record_at(text, exc.pos)
+        if _ends_early(text, exc):
+            return f"{where}truncated: the JSON ends before the Records array closes"
+        return f"{where}not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    if not isinstance(doc, dict) or not isinstance(doc.get("Records"), list):
+        return "expected {\"Records\": [...]} (a CloudTrail delivery file)"
+    return "could not be read as a CloudTrail delivery file"
+
+
+def _ends_early(text: str, exc: json.JSONDecodeError) -> bool:
+    """Whether a JSON error is the input ending too soon (a truncated file), not bad syntax."""
+    return exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+
+
+def _record_at(text: str, pos: int) -> str:
+    """``record N: `` for the record of ``Records`` that contains character ``pos``, if any."""
+    start = text.find("[")
+    if start < 0 or pos <= start:
+        return ""
+    dec = json.JSONDecoder()
+    i, n = start + 1, 0
+    while i < len(text):
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        if i >= len(text) or text[i] == "]" or i > pos:
+            break
+        try:
+            _, end = dec.raw_decode(text, i)
+        except json.JSONDecodeError:
+            return f"record {n}: "
+        if pos < end:
+            return f"record {n}: "
+        i, n = end, n + 1
+    return f"record {n}: " if n else ""
+
+
+def _document_records(path: Path) -> tuple[list[tuple[int, str]], list[Reject]]:
+    """(index, record text) of a JSON Lines / lookup-events / single-document file, and its rejects."""
+    name = str(path)
+    try:
+        with _open(path) as fh:
+            data = fh.read()
+        text = data.decode("utf-8-sig")
+    except _READ_ERRORS as exc:
+        raise FileError(f"unreadable or truncated compressed file ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise FileError(f"not valid UTF-8 at byte {exc.start}") from exc
+    out: list[tuple[int, str]] = []
+    rejects: list[Reject] = []
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        doc = None
+    else:
+        if isinstance(doc, dict) and "Events" in doc and "eventID" not in doc:
+            events = doc["Events"]
+            if not isinstance(events, list):
+                raise FileError("expected an 'Events' list (aws cloudtrail lookup-events output)")
+            for idx, ev in enumerate(events):
+                raw = ev.get("CloudTrailEvent") if isinstance(ev, dict) else None
+                if not isinstance(raw, str):
+                    rejects.append(Reject(name, idx, "missing field CloudTrailEvent (a JSON string)"))
+                    continue
+                try:
+                    orjson.loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    rejects.append(Reject(name, idx, f"CloudTrailEvent is not valid JSON ({exc})"))
+                    continue
+                out.append((idx, raw))
+            return out, rejects
+        if isinstance(doc, dict) and "Records" in doc and "eventID" not in doc:
+            records = doc["Records"]
+            if not isinstance(records, list):
+                raise FileError("expected {\"Records\": [...]} (a CloudTrail delivery file)")
+            return [(i, orjson.dumps(r).decode()) for i, r in enumerate(records)], rejects
+        if isinstance(doc, list):
+            return [(i, orjson.dumps(r).decode()) for i, r in enumerate(doc)], rejects
+        return [(0, text)], rejects
+    # Not one document: JSON Lines. Record index = line index (line number - 1).
+    parsed: list[tuple[int, str, str | None]] = []
+    for idx, line in enumerate(text.splitlines()):
+        if not line.strip():
+            continue
+        try:
+            orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            parsed.append((idx, line, str(exc)))
+        else:
+            parsed.append((idx, line, None))
+    if not any(err is None and line.lstrip().startswith("{") for _, line, err in parsed):
+        # Not one object on any line: a single broken document (truncated, or not JSON at all).
         try:
             json.loads(text)
         except json.JSONDecodeError as exc:
-            return f"not valid JSON after the Records array ({exc.msg} at char {exc.pos})"
-        return "could not be read as a CloudTrail delivery file"
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        return f"not valid JSON ({exc.msg} at line {exc.lineno})"
-    return "could not be read"
+            if _ends_early(text, exc):
+                raise FileError("truncated: the JSON ends early") from None
+            raise FileError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    for idx, line, err in parsed:
+        if err is None:
+            out.append((idx, line))
+        else:
+            rejects.append(Reject(name, idx, f"line {idx + 1}: not valid JSON ({err})"))
+    return out, rejects
+
+
+def _no_progress(done: int, total: int) -> None:
+    pass
 
 
 class Ingestor:
-    """Ingest files into ``con``'s events table (the table must exist)."""
+    """Ingest files into ``con``'s events table (the table must exist).
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, table: str = EVENTS_TABLE):
+    ``progress(done_files, total_files)`` is called once before the first batch and then after
+    each batch's rows are written, just before that batch commits.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, table: str = EVENTS_TABLE, *,
+                 batch_bytes: int = BATCH_BYTES):
         self.con = con
         self.table = table
-        self.schema_json = json.dumps(RAW_RECORD)
+        self.batch_bytes = batch_bytes
 
     def ingest(self, paths: Iterable[str | os.PathLike[str]],
                progress: Callable[[int, int], None] | None = None) -> IngestSummary:
         files = find_files(paths)
         summary = IngestSummary(files=len(files))
-        by_kind: dict[str, list[Path]] = {DELIVERY: [], JSONL: [], LOOKUP: []}
+        delivery: list[tuple[Path, bool, int]] = []
+        documents: list[Path] = []
         for f in files:
             try:
-                by_kind[sniff(f)].append(f)
-            except _FileError as exc:
+                kind = sniff(f)
+                gz = _is_gzip(f)
+            except (FileError, OSError) as exc:
                 summary.rejects.append(Reject(str(f), None, str(exc)))
+                continue
+            if kind == DELIVERY:
+                delivery.append((f, gz, _json_size(f, gz)))
+            else:
+                documents.append(f)
+        total = len(files)
         done = len(summary.rejects)
-        if progress:
-            progress(done, len(files))
-        delivery = by_kind[DELIVERY]
-        for i in range(0, len(delivery), BATCH_FILES):
-            batch = delivery[i:i + BATCH_FILES]
-            self._batch(summary, delivery_files=batch)
-            done += len(batch)
-            if progress:
-                progress(done, len(files))
-        for f in by_kind[JSONL] + by_kind[LOOKUP]:
-            self._batch(summary, text_records=self._python_records(f, summary))
-            done += 1
-            if progress:
-                progress(done, len(files))
-        summary.rejected = sum(1 for _ in summary.rejects)
+        report: Callable[[int, int], None] = progress or _no_progress
+        report(done, total)
+        for batch in self._batches(delivery):
+            upto = done + len(batch)
+            self._delivery_batch(batch, summary, partial(report, upto, total))
+            done = upto
+        pending: list[tuple[str, int, str]] = []
+        pending_files = pending_bytes = 0
+        for i, f in enumerate(documents):
+            try:
+                recs, rejects = _document_records(f)
+            except FileError as exc:
+                summary.rejects.append(Reject(str(f), None, str(exc)))
+                recs, rejects = [], []
+            summary.rejects.extend(rejects)
+            summary.records += len(rejects)
+            pending.extend((str(f), idx, text) for idx, text in recs)
+            pending_files += 1
+            pending_bytes += sum(len(text) for _, text in recs)
+            if pending_bytes >= self.batch_bytes or i == len(documents) - 1:
+                upto = done + pending_files
+                self._text_batch(pending, summary, partial(report, upto, total))
+                done = upto
+                pending, pending_files, pending_bytes = [], 0, 0
+        summary.rejects.sort(key=lambda r: (r.file, -1 if r.record is None else r.record))
+        summary.rejected = len(summary.rejects)
         return summary
 
-    # -- sources -----------------------------------------------------------------------------
-    def _python_records(self, path: Path, summary: IngestSummary) -> list[tuple[str, int, str]]:
-        """(file, index, record JSON text) for JSON Lines and lookup-events files."""
-        name = str(path)
-        try:
-            with _open(path) as fh:
-                data = fh.read().decode("utf-8")
-        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
-            summary.rejects.append(Reject(name, None, f"unreadable ({exc})"))
-            return []
-        out: list[tuple[str, int, str]] = []
-        if sniff(path) == LOOKUP:
-            try:
-                doc = json.loads(data)
-            except json.JSONDecodeError as exc:
-                summary.rejects.append(Reject(name, None, f"not valid JSON ({exc.msg} at line {exc.lineno})"))
-                return []
-            events = doc.get("Events") if isinstance(doc, dict) else None
-            if not isinstance(events, list):
-                summary.rejects.append(Reject(name, None, "expected an 'Events' list (aws cloudtrail lookup-events output)"))
-                return []
-            for idx, ev in enumerate(events):
-                raw = ev.get("CloudTrailEvent") if isinstance(ev, dict) else None
-                if not isinstance(raw, str):
-                    summary.records += 1
-                    summary.rejects.append(Reject(name, idx, "missing field CloudTrailEvent (a JSON string)"))
-                    continue
-                out.append((name, idx, raw))
-            return out
-        for idx, line in enumerate(data.splitlines()):
-            if not line.strip():
-                continue
-            out.append((name, idx, line))
-        return out
+    def _batches(self, items: list[tuple[Path, bool, int]]) -> Iterator[list[tuple[Path, bool, int]]]:
+        batch: list[tuple[Path, bool, int]] = []
+        size = 0
+        for item in items:
+            if batch and size + item[2] > self.batch_bytes:
+                yield batch
+                batch, size = [], 0
+            batch.append(item)
+            size += item[2]
+        if batch:
+            yield batch
 
-    # -- one transaction ---------------------------------------------------------------------
-    def _batch(self, summary: IngestSummary, *, delivery_files: list[Path] | None = None,
-               text_records: list[tuple[str, int, str]] | None = None) -> None:
-        con = self.con
-        if delivery_files:
-            good = self._stage_delivery(delivery_files, summary)
-        elif text_records:
-            good = self._stage_text(text_records, summary)
-        else:
+    # -- one transaction per batch -------------------------------------------------------------
+    def _delivery_batch(self, files: list[tuple[Path, bool, int]], summary: IngestSummary,
+                        written: Callable[[], None]) -> None:
+        try:
+            self._transaction(*self._delivery_sql(files), summary, written, [str(f[0]) for f in files])
             return
+        except _DATA_ERRORS:
+            pass
+        # Some file of the batch is bad: find it (each file read alone), keep the good ones.
+        good = []
+        for item in files:
+            f = item[0]
+            sql, params = self._delivery_sql([item])
+            try:
+                self.con.execute(f"SELECT count(*) FROM ({sql})", params).fetchall()  # noqa: S608 - built above
+                good.append(item)
+            except _DATA_ERRORS:
+                summary.rejects.append(Reject(str(f), None, _diagnose(f)))
+            except duckdb.InterruptException:
+                raise KeyboardInterrupt from None
         if not good:
-            con.execute("DROP TABLE IF EXISTS _staging")
+            written()
             return
+        try:
+            self._transaction(*self._delivery_sql(good), summary, written, [str(f[0]) for f in good])
+        except _DATA_ERRORS as exc:
+            raise StoreError(f"{good[0][0]} (batch of {len(good)} files): {str(exc).splitlines()[0]}") from exc
+
+    @staticmethod
+    def _delivery_sql(files: list[tuple[Path, bool, int]]) -> tuple[str, list[Any]]:
+        by = {c: [str(f) for f, gz, _ in files if gz == (c == "gzip")] for c in ("gzip", "none")}
+        used = [c for c in ("gzip", "none") if by[c]]
+        largest = max(size for _, _, size in files)
+        return _delivery_source(used, min(MAX_OBJECT, largest + 1024)), [by[c] for c in used]
+
+    def _text_batch(self, rows: list[tuple[str, int, str]], summary: IngestSummary,
+                    written: Callable[[], None]) -> None:
+        if not rows:
+            written()
+            return
+        params = [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]]
+        try:
+            self._transaction(_TEXT_SOURCE, params, summary, written, list(dict.fromkeys(r[0] for r in rows)))
+        except _DATA_ERRORS as exc:
+            raise StoreError(f"{rows[0][0]}: {str(exc).splitlines()[0]}") from exc
+
+    def _transaction(self, source: str, params: list[Any], summary: IngestSummary,
+                     written: Callable[[], None], order: list[str]) -> None:
+        con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
-            self._validate_and_insert(summary)
+            con.execute(_RAW_FROM.replace("<source>", source), params)
+            counts = self._insert(order)
+            written()
             con.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             con.execute("ROLLBACK")
+            if isinstance(exc, duckdb.InterruptException):
+                raise KeyboardInterrupt from None
+            if isinstance(exc, duckdb.Error) and not isinstance(exc, _DATA_ERRORS):
+                raise StoreError(f"ingest failed: {str(exc).splitlines()[0]}") from exc
             raise
         finally:
-            con.execute("DROP TABLE IF EXISTS _staging")
-
-    def _stage_delivery(self, files: list[Path], summary: IngestSummary) -> bool:
-        try:
-            self._read_delivery([str(f) for f in files])
-            return True
-        except duckdb.Error:
-            if len(files) == 1:
-                summary.rejects.append(Reject(str(files[0]), None, _diagnose(files[0], DELIVERY)))
-                return False
-        # Find the bad files one by one; keep the good ones of the batch.
-        good = []
-        for f in files:
-            try:
-                self._read_delivery([str(f)])
-                good.append(str(f))
-            except duckdb.Error:
-                summary.rejects.append(Reject(str(f), None, _diagnose(f, DELIVERY)))
-        if not good:
-            return False
-        self._read_delivery(good)
-        return True
-
-    def _read_delivery(self, files: list[str]) -> None:
-        self.con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE _staging AS
-            SELECT filename AS file, unnest(range(len(recs))) AS idx, unnest(recs) AS j
-            FROM (
-              SELECT filename, json_extract(json, '$.Records[*]') AS recs
-              FROM read_json_objects(?, format = 'unstructured', filename = true,
-                                     maximum_object_size = 1073741824)
-            )
-            """,
-            [files],
-        )
-
-    def _stage_text(self, rows: list[tuple[str, int, str]], summary: IngestSummary) -> bool:
-        con = self.con
-        con.execute("CREATE OR REPLACE TEMP TABLE _staging (file VARCHAR, idx BIGINT, raw VARCHAR)")
-        con.executemany("INSERT INTO _staging VALUES (?, ?, ?)", rows)
-        bad = con.execute("SELECT file, idx FROM _staging WHERE NOT json_valid(raw) ORDER BY file, idx").fetchall()
-        for file, idx in bad:
-            summary.records += 1
-            summary.rejects.append(Reject(file, int(idx), "not valid JSON"))
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _staging AS SELECT file, idx, raw::JSON AS j FROM _staging WHERE json_valid(raw)"
-        )
-        return True
-
-    def _validate_and_insert(self, summary: IngestSummary) -> None:
-        con = self.con
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _parsed AS "
-            "SELECT file, idx, j, CASE WHEN json_type(j) = 'OBJECT' THEN json_transform(j, ?) END AS r FROM _staging",
-            [self.schema_json],
-        )
-        bad = con.execute(
-            f"""
-            SELECT file, idx,
-              CASE WHEN r IS NULL THEN 'not a JSON object'
-                   WHEN r.eventID IS NULL OR r.eventID = '' THEN 'missing field eventID'
-                   WHEN r.eventTime IS NULL THEN 'missing field eventTime'
-                   ELSE 'field eventTime ' || to_json(r.eventTime)::VARCHAR || ' is not an ISO-8601 time' END
-            FROM _parsed
-            WHERE r IS NULL OR r.eventID IS NULL OR r.eventID = '' OR {_TS.format('r."eventTime"')} IS NULL
-            ORDER BY file, idx
-            """
-        ).fetchall()
-        for file, idx, reason in bad:
-            summary.rejects.append(Reject(file, int(idx), reason))
-        total = con.execute("SELECT count(*) FROM _parsed").fetchone()
-        summary.records += int(total[0]) if total else 0
-        before = con.execute(f"SELECT count(*) FROM {self.table}").fetchone()
-        con.execute(
-            f"""
-            INSERT INTO {self.table}
-            SELECT {SELECT_COLUMNS}
-            FROM _parsed p
-            WHERE r IS NOT NULL AND r.eventID IS NOT NULL AND r.eventID <> ''
-              AND {_TS.format('r."eventTime"')} IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM {self.table} e WHERE e.eventID = r.eventID)
-            QUALIFY row_number() OVER (PARTITION BY r.eventID ORDER BY file, idx) = 1
-            """
-        )
-        after = con.execute(f"SELECT count(*) FROM {self.table}").fetchone()
-        added = int(after[0]) - int(before[0]) if after and before else 0
+            con.execute("DROP TABLE IF EXISTS _raw")
+            con.execute("DROP TABLE IF EXISTS _dup")
+        total, valid, rejects, added = counts
+        summary.records += total
         summary.added += added
-        summary.duplicates += int(total[0]) - len(bad) - added if total else 0
-        con.execute("DROP TABLE IF EXISTS _parsed")
+        summary.duplicates += valid - added
+        summary.rejects.extend(rejects)
+
+    def _insert(self, order: list[str]) -> tuple[int, int, list[Reject], int]:
+        """Counts and rejects of ``_raw``, and the insert of its good, new records.
+
+        ``order`` lists the batch's files in path order: of records repeating an eventID inside
+        the batch, the first by (file, index) is kept.
+        """
+        con = self.con
+        row = con.execute(
+            "SELECT count(*), count(*) FILTER (reason IS NULL), count(DISTINCT id) FILTER (reason IS NULL) FROM _raw"
+        ).fetchone()
+        total, valid, distinct = (int(x) for x in row) if row else (0, 0, 0)
+        rejects: list[Reject] = []
+        if valid < total:
+            for file, idx, reason in con.execute(
+                "SELECT file, idx, reason FROM _raw WHERE reason IS NOT NULL ORDER BY file, idx"
+            ).fetchall():
+                rejects.append(Reject(file, None if idx is None else int(idx), reason))
+        if valid == 0:
+            return total, valid, rejects, 0
+        repeats = ""
+        if distinct < valid:
+            # The same eventID more than once in this batch: keep the first (by file, index).
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _dup AS SELECT file, idx FROM ("
+                "  SELECT file, idx, row_number() OVER (PARTITION BY id ORDER BY list_position(?, file), idx) AS n"
+                "  FROM _raw WHERE reason IS NULL AND id IN ("
+                "    SELECT id FROM _raw WHERE reason IS NULL GROUP BY id HAVING count(*) > 1)"
+                ") WHERE n > 1",
+                [order],
+            )
+            repeats = " AND NOT EXISTS (SELECT 1 FROM _dup d WHERE d.file = w.file AND d.idx = w.idx)"
+        # The table name is a validated constant of this module; values go in as parameters.
+        added = con.execute(
+            f"INSERT INTO {self.table} SELECT {SELECT_COLUMNS} FROM ("  # noqa: S608
+            "  SELECT j, id, ts, json_transform(j, ?) AS r FROM _raw w"
+            "  WHERE reason IS NULL"
+            f"    AND NOT EXISTS (SELECT 1 FROM {self.table} e WHERE e.eventID = w.id){repeats})",
+            [RAW_RECORD_JSON],
+        ).fetchone()
+        return total, valid, rejects, int(added[0]) if added else 0
 
 
 def iter_records(path: Path) -> Iterator[dict[str, Any]]:
     """Python-side reader of one file's records (for tools and tests; the store uses DuckDB)."""
     kind = sniff(path)
-    with _open(path) as fh:
-        data = fh.read().decode("utf-8")
     if kind == DELIVERY:
+        with _open(path) as fh:
+            data = fh.read().decode("utf-8")
         yield from json.loads(data)["Records"]
-    elif kind == LOOKUP:
-        for ev in json.loads(data)["Events"]:
-            yield json.loads(ev["CloudTrailEvent"])
-    else:
-        for line in data.splitlines():
-            if line.strip():
-                yield json.loads(line)
+        return
+    recs, _ = _document_records(path)
+    for _, text in recs:
+        rec = json.loads(text)
+        if isinstance(rec, dict):
+            yield rec

@@ -12,7 +12,6 @@ import duckdb
 
 from trailhound.errors import SqlError, UserInputError
 from trailhound.sql.params import bind
-from trailhound.sql.translate import to_duckdb
 from trailhound.store.base import Engine, QueryResult
 from trailhound.store.ingest import Ingestor, IngestSummary
 from trailhound.store.schema import EVENTS_TABLE, create_table_sql
@@ -69,6 +68,8 @@ class LocalStore:
 
     # -- EventStore ------------------------------------------------------------------------
     def compile(self, sql: str, params: Mapping[str, Any] | None = None) -> str:
+        from trailhound.sql.translate import to_duckdb  # sqlglot: loaded when SQL is first run, not to ingest
+
         return to_duckdb(bind(sql, params or {}, table=EVENTS_TABLE))
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
@@ -91,10 +92,11 @@ class LocalStore:
                progress: Callable[[int, int], None] | None = None) -> IngestSummary:
         return Ingestor(self.con).ingest(paths, progress=progress)
 
+    # EVENTS_TABLE is this module's constant table name, not a value.
     def count(self) -> int:
-        row = self.con.execute(f"SELECT count(*) FROM {EVENTS_TABLE}").fetchone()
+        row = self.con.execute(f"SELECT count(*) FROM {EVENTS_TABLE}").fetchone()  # noqa: S608
         return int(row[0]) if row else 0
 
     def time_range(self) -> tuple[Any, Any]:
-        row = self.con.execute(f"SELECT min(eventTime), max(eventTime) FROM {EVENTS_TABLE}").fetchone()
+        row = self.con.execute(f"SELECT min(eventTime), max(eventTime) FROM {EVENTS_TABLE}").fetchone()  # noqa: S608
         return (row[0], row[1]) if row else (None, None)

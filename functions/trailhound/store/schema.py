@@ -67,8 +67,11 @@ LAKE_COLUMNS: list[tuple[str, str]] = [
 ]
 COLUMN_NAMES = [c for c, _ in LAKE_COLUMNS]
 EVENTS_TABLE = "events"
+# Storage hints (not part of the type): the whole-record JSON text is most of the bytes; zstd
+# makes it ~8x smaller and costs less CPU at load than DuckDB's default string compression.
+COLUMN_STORAGE = {"eventJson": "USING COMPRESSION zstd"}
 
 
 def create_table_sql(table: str = EVENTS_TABLE) -> str:
-    cols = ",\n  ".join(f'"{name}" {typ}' for name, typ in LAKE_COLUMNS)
+    cols = ",\n  ".join(f'"{name}" {typ} {COLUMN_STORAGE.get(name, "")}'.rstrip() for name, typ in LAKE_COLUMNS)
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {cols}\n)"

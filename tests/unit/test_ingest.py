@@ -1,0 +1,461 @@
+"""Ingest into the local store: Lake shape and types, exactly once, every input kind, bad input.
+
+Records are real CloudTrail records adapted from the Stratus Red Team detonation logs
+(``tests/unit/data/stratus-sample.json``, see ``tests/unit/data/README.md``); the service event
+and the variants built below are derived from them.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import gzip
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from trailhound.store.ingest import Ingestor, IngestSummary
+from trailhound.store.local import LocalStore
+from trailhound.store.schema import LAKE_COLUMNS
+
+SAMPLE = Path(__file__).parent / "data" / "stratus-sample.json"
+RECORDS: list[dict[str, Any]] = json.loads(SAMPLE.read_text())["Records"]
+BY_NAME = {r["eventName"]: r for r in RECORDS}
+
+# A service event (shape of a KMS key rotation), built on the sample's AssumeRole record.
+SERVICE_EVENT: dict[str, Any] = {
+    "eventVersion": "1.10", "userIdentity": {"accountId": "457448411975", "invokedBy": "kms.amazonaws.com",
+                                             "type": "AWSService"},
+    "eventTime": "2024-07-30T22:00:00Z", "eventSource": "kms.amazonaws.com", "eventName": "RotateKey",
+    "awsRegion": "apiso-northsouth-3r", "sourceIPAddress": "kms.amazonaws.com", "userAgent": "kms.amazonaws.com",
+    "requestParameters": None, "responseElements": None, "eventID": "5f0c2f52-4d3a-4f7e-9a57-6d1c0b1f0e01",
+    "readOnly": False, "eventType": "AwsServiceEvent", "managementEvent": True,
+    "recipientAccountId": "457448411975", "sharedEventID": "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
+    "eventCategory": "Management",
+    "serviceEventDetails": {"keyId": "arn:aws:kms:apiso-northsouth-3r:457448411975:key/1234abcd",
+                            "rotationType": "AUTOMATIC", "attempt": 2, "details": {"reason": "scheduled"}},
+    "resources": [{"accountId": "457448411975", "type": "AWS::KMS::Key",
+                   "ARN": "arn:aws:kms:apiso-northsouth-3r:457448411975:key/1234abcd"}],
+}
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    time.tzset()
+
+
+def variant(rec: dict[str, Any], n: int, **changes: Any) -> dict[str, Any]:
+    """A copy of ``rec`` with a new eventID (and ``changes``)."""
+    out = copy.deepcopy(rec)
+    out["eventID"] = f"{rec['eventID'][:-4]}{n:04d}"
+    out.update(changes)
+    return out
+
+
+def write_delivery(path: Path, records: list[Any], *, gz: bool | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.dumps({"Records": records}).encode()
+    if gz if gz is not None else path.name.endswith(".gz"):
+        data = gzip.compress(data)
+    path.write_bytes(data)
+    return path
+
+
+def write_jsonl(path: Path, records: list[Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in records) + "\n")
+    return path
+
+
+def lookup_output(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What ``aws cloudtrail lookup-events`` prints for these records."""
+    return {"Events": [{"EventId": r["eventID"], "EventName": r["eventName"], "ReadOnly": str(r["readOnly"]).lower(),
+                        "EventTime": r["eventTime"], "EventSource": r["eventSource"], "Username": "christophe",
+                        "Resources": [], "CloudTrailEvent": json.dumps(r)} for r in records]}
+
+
+@pytest.fixture
+def store() -> Iterator[LocalStore]:
+    s = LocalStore(":memory:")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def loaded(tmp_path: Path) -> Iterator[LocalStore]:
+    s = LocalStore(":memory:")
+    path = write_delivery(tmp_path / "sample.json", [*RECORDS, SERVICE_EVENT])
+    summary = s.ingest([path])
+    assert (summary.added, summary.rejected) == (len(RECORDS) + 1, 0)
+    yield s
+    s.close()
+
+
+def one(store: LocalStore, sql: str, params: list[Any] | None = None) -> Any:
+    row = store.con.execute(sql, params or []).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def col(store: LocalStore, column: str, event_id: str) -> Any:
+    return one(store, f'SELECT "{column}" FROM events WHERE eventID = ?', [event_id])
+
+
+def ids(store: LocalStore) -> list[str]:
+    return [r[0] for r in store.con.execute("SELECT eventID FROM events ORDER BY eventID").fetchall()]
+
+
+# -- the Lake shape ------------------------------------------------------------------------------
+def _norm(t: str) -> str:
+    return t.replace('"', "").replace(" ", "").upper()
+
+
+def test_every_lake_column_with_lakes_type(loaded: LocalStore) -> None:
+    described = loaded.con.execute("DESCRIBE events").fetchall()
+    assert [r[0] for r in described] == [c for c, _ in LAKE_COLUMNS]
+    assert [_norm(r[1]) for r in described] == [_norm(t) for _, t in LAKE_COLUMNS]
+    types = dict((r[0], r[1]) for r in described)
+    assert types["eventTime"] == "TIMESTAMP"
+    assert types["readOnly"] == types["managementEvent"] == "BOOLEAN"
+    assert types["requestParameters"] == "MAP(VARCHAR, VARCHAR)"
+    assert "creationDate TIMESTAMP" in types["userIdentity"]
+
+
+def test_user_identity_struct_with_session_context(loaded: LocalStore) -> None:
+    rec = BY_NAME["GetPasswordData"]
+    ui = col(loaded, "userIdentity", rec["eventID"])
+    assert ui["type"] == "AssumedRole"
+    assert ui["accessKeyId"] == rec["userIdentity"]["accessKeyId"]
+    ctx = ui["sessionContext"]
+    assert ctx["attributes"]["creationDate"] == dt.datetime(2024, 7, 30, 21, 31, 15)
+    assert ctx["attributes"]["mfaAuthenticated"] == "false"
+    assert ctx["sessionIssuer"] == {
+        "type": "Role", "principalId": "AROAMLQ9F6KHQ07JKA0WY",
+        "arn": "arn:aws:iam::457448411975:role/stratus-red-team-ec2-get-password-data-role",
+        "accountId": "457448411975", "userName": "stratus-red-team-ec2-get-password-data-role"}
+    path = one(loaded, "SELECT userIdentity.sessionContext.sessionIssuer.arn FROM events WHERE eventID = ?",
+               [rec["eventID"]])
+    assert path.endswith(":role/stratus-red-team-ec2-get-password-data-role")
+    # An IAM user has no session context; a service has only invokedBy.
+    assert col(loaded, "userIdentity", BY_NAME["AssumeRole"]["eventID"])["sessionContext"] is None
+    svc = col(loaded, "userIdentity", SERVICE_EVENT["eventID"])
+    assert (svc["type"], svc["invokedBy"], svc["arn"]) == ("AWSService", "kms.amazonaws.com", None)
+
+
+def test_federated_user_keeps_its_issuer_and_empty_web_identity(loaded: LocalStore) -> None:
+    ui = col(loaded, "userIdentity", BY_NAME["GetCallerIdentity"]["eventID"])
+    assert ui["type"] == "FederatedUser"
+    assert ui["sessionContext"]["sessionIssuer"]["type"] == "IAMUser"
+    assert ui["sessionContext"]["webIdFederationData"] == {"federatedProvider": None, "attributes": None}
+
+
+def test_event_time_is_a_utc_timestamp(store: LocalStore, tmp_path: Path) -> None:
+    base = BY_NAME["AssumeRole"]
+    recs = [variant(base, 1, eventTime="2024-07-31T13:06:24Z"),
+            variant(base, 2, eventTime="2024-07-31T15:06:24+02:00"),
+            variant(base, 3, eventTime="2024-07-31T13:06:24.250Z")]
+    store.ingest([write_delivery(tmp_path / "t.json", recs)])
+    assert one(store, "SELECT typeof(eventTime) FROM events LIMIT 1") == "TIMESTAMP"
+    got = [r[0] for r in store.con.execute("SELECT eventTime FROM events ORDER BY eventID").fetchall()]
+    assert got == [dt.datetime(2024, 7, 31, 13, 6, 24), dt.datetime(2024, 7, 31, 13, 6, 24),
+                   dt.datetime(2024, 7, 31, 13, 6, 24, 250000)]
+
+
+def test_maps_hold_scalars_as_text_and_nested_values_as_json_text(loaded: LocalStore) -> None:
+    run = BY_NAME["RunInstances"]
+    params = col(loaded, "requestParameters", run["eventID"])
+    assert params["instanceType"] == "p2.xlarge"
+    assert params["disableApiStop"] == "false"
+    assert json.loads(params["instancesSet"]) == run["requestParameters"]["instancesSet"]
+    assert json.loads(params["blockDeviceMapping"]) == {}
+    assert col(loaded, "responseElements", run["eventID"]) is None
+    role = BY_NAME["AssumeRole"]
+    assert col(loaded, "requestParameters", role["eventID"])["durationSeconds"] == "900"
+    creds = json.loads(col(loaded, "responseElements", role["eventID"])["credentials"])
+    assert creds["accessKeyId"] == role["responseElements"]["credentials"]["accessKeyId"]
+    cmd = BY_NAME["SendCommand"]
+    assert json.loads(col(loaded, "requestParameters", cmd["eventID"])["instanceIds"]) == ["i-786a3A8B5C0d92eF4"]
+    login = BY_NAME["ConsoleLogin"]
+    assert col(loaded, "requestParameters", login["eventID"]) is None
+    assert col(loaded, "additionalEventData", login["eventID"]) == {
+        "LoginTo": "https://console.aws.amazon.com/console/home", "MFAUsed": "No", "MobileVersion": "No"}
+    details = col(loaded, "serviceEventDetails", SERVICE_EVENT["eventID"])
+    assert details["attempt"] == "2" and json.loads(details["details"]) == {"reason": "scheduled"}
+    assert one(loaded, "SELECT element_at(requestParameters, 'instanceType')[1] FROM events WHERE eventID = ?",
+               [run["eventID"]]) == "p2.xlarge"
+
+
+def test_resources_are_structs_with_arn_from_raw_ARN(loaded: LocalStore) -> None:
+    role = BY_NAME["AssumeRole"]
+    assert col(loaded, "resources", role["eventID"]) == [{
+        "accountId": "457448411975", "type": "AWS::IAM::Role",
+        "arn": "arn:aws:iam::457448411975:role/stratus-red-team-ec2-get-password-data-role", "arnPrefix": None}]
+    assert col(loaded, "resources", BY_NAME["ConsoleLogin"]["eventID"]) is None
+    arns = [r[0] for r in loaded.con.execute(
+        "SELECT r.arn FROM (SELECT unnest(resources) AS r FROM events) ORDER BY 1").fetchall()]
+    assert arns == sorted([role["resources"][0]["ARN"], SERVICE_EVENT["resources"][0]["ARN"]])
+
+
+def test_tls_details_booleans_and_scalars(loaded: LocalStore) -> None:
+    cmd = BY_NAME["SendCommand"]
+    assert col(loaded, "tlsDetails", cmd["eventID"]) == {
+        "tlsVersion": "TLSv1.2", "cipherSuite": "ECDHE-RSA-AES128-GCM-SHA256",
+        "clientProvidedHostHeader": "ssm.us-north-2r.amazonaws.com"}
+    assert col(loaded, "readOnly", BY_NAME["GetPasswordData"]["eventID"]) is True
+    assert col(loaded, "readOnly", BY_NAME["ConsoleLogin"]["eventID"]) is False
+    assert col(loaded, "managementEvent", cmd["eventID"]) is True
+    assert col(loaded, "errorCode", BY_NAME["GetPasswordData"]["eventID"]) == "Client.UnauthorizedOperation"
+    assert col(loaded, "sharedEventID", SERVICE_EVENT["eventID"]) == SERVICE_EVENT["sharedEventID"]
+    assert col(loaded, "eventType", BY_NAME["ConsoleLogin"]["eventID"]) == "AwsConsoleSignIn"
+
+
+def test_event_json_is_the_whole_record_and_checksum_is_left_null(loaded: LocalStore) -> None:
+    for rec in [*RECORDS, SERVICE_EVENT]:
+        assert json.loads(col(loaded, "eventJson", rec["eventID"])) == rec
+        assert col(loaded, "eventJsonChecksum", rec["eventID"]) is None
+
+
+def test_fields_outside_the_schema_survive_in_event_json(store: LocalStore, tmp_path: Path) -> None:
+    rec = variant(BY_NAME["AssumeRole"], 9, someFutureField={"x": [1, 2]})
+    store.ingest([write_delivery(tmp_path / "f.json", [rec])])
+    assert json.loads(col(store, "eventJson", rec["eventID"]))["someFutureField"] == {"x": [1, 2]}
+
+
+# -- exactly once --------------------------------------------------------------------------------
+def delivery_tree(root: Path, n_files: int = 6, per_file: int = 5) -> int:
+    """A trail-like directory of .json.gz and .json delivery files; returns the number of records."""
+    n = 0
+    for i in range(n_files):
+        recs = [variant(RECORDS[(i + j) % len(RECORDS)], i * 100 + j) for j in range(per_file)]
+        sub = root / "AWSLogs" / "457448411975" / "CloudTrail" / f"region-{i % 2}" / "2024" / "07" / f"{30 + i % 2}"
+        write_delivery(sub / f"file{i}.json{'.gz' if i % 2 else ''}", recs)
+        n += len(recs)
+    return n
+
+
+def test_ingesting_a_directory_twice_gives_exactly_the_records_in_the_files(store: LocalStore,
+                                                                               tmp_path: Path) -> None:
+    n = delivery_tree(tmp_path)
+    first = store.ingest([tmp_path])
+    assert (first.files, first.records, first.added, first.duplicates, first.rejected) == (6, n, n, 0, 0)
+    second = store.ingest([tmp_path])
+    assert (second.added, second.duplicates, second.rejected) == (0, n, 0)
+    assert store.count() == n == len(set(ids(store)))
+
+
+def test_exactly_once_across_batches_and_a_reopened_file(tmp_path: Path) -> None:
+    n = delivery_tree(tmp_path / "logs")
+    db = tmp_path / "events.duckdb"
+    with LocalStore(db) as s:
+        summary = Ingestor(s.con, batch_bytes=1).ingest([tmp_path / "logs"])  # one file a batch
+        assert summary.added == n
+    with LocalStore(db) as s:
+        again = s.ingest([tmp_path / "logs"])
+        assert (again.added, again.duplicates) == (0, n)
+        assert s.count() == n
+
+
+def test_duplicates_within_one_run_are_counted_once_and_the_first_wins(store: LocalStore,
+                                                                         tmp_path: Path) -> None:
+    a = BY_NAME["AssumeRole"]
+    twin = dict(a, eventName="AssumeRoleTwin")  # same eventID, different content
+    write_delivery(tmp_path / "a.json", [a, a])
+    write_delivery(tmp_path / "b.json.gz", [twin, BY_NAME["ConsoleLogin"]])
+    summary = store.ingest([tmp_path])
+    assert (summary.records, summary.added, summary.duplicates, summary.rejected) == (4, 2, 2, 0)
+    assert col(store, "eventName", a["eventID"]) == "AssumeRole"
+    # Also when the repeats land in different batches.
+    other = LocalStore(":memory:")
+    summary = Ingestor(other.con, batch_bytes=1).ingest([tmp_path])
+    assert (summary.added, summary.duplicates) == (2, 2)
+    other.close()
+
+
+def test_every_input_kind_loads(store: LocalStore, tmp_path: Path) -> None:
+    recs = [variant(RECORDS[i % len(RECORDS)], i) for i in range(12)]
+    write_delivery(tmp_path / "plain.json", recs[0:2])
+    write_delivery(tmp_path / "deep" / "er" / "zipped.json.gz", recs[2:4])
+    write_delivery(tmp_path / "no-extension-but-gzip.json", recs[4:5], gz=True)
+    write_jsonl(tmp_path / "lines.jsonl", [recs[5], "", recs[6]])
+    (tmp_path / "lines.jsonl.gz").write_bytes(gzip.compress(
+        ("\n".join(json.dumps(r) for r in recs[7:9]) + "\n").encode()))
+    (tmp_path / "lookup.json").write_text(json.dumps(lookup_output(recs[9:11]), indent=2))
+    (tmp_path / "single.json").write_text(json.dumps(recs[11], indent=2))
+    (tmp_path / "notes.txt").write_text("not a CloudTrail file, and not picked up by extension")
+    summary = store.ingest([tmp_path])
+    assert (summary.files, summary.added, summary.rejected) == (7, 12, 0), summary.rejects
+    assert ids(store) == sorted(r["eventID"] for r in recs)
+    # Every kind stores the record the same way.
+    for r in recs:
+        assert json.loads(col(store, "eventJson", r["eventID"])) == r
+
+
+def test_files_named_explicitly_and_inside_a_directory_count_once(store: LocalStore, tmp_path: Path) -> None:
+    f = write_delivery(tmp_path / "a.json", RECORDS[:2])
+    summary = store.ingest([tmp_path, f])
+    assert (summary.files, summary.added) == (1, 2)
+
+
+def test_missing_path_is_a_user_error(store: LocalStore, tmp_path: Path) -> None:
+    from trailhound.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="no such file or directory"):
+        store.ingest([tmp_path / "nope"])
+
+
+# -- bad input -----------------------------------------------------------------------------------
+def reasons(summary: IngestSummary) -> dict[tuple[str, int | None], str]:
+    return {(Path(r.file).name, r.record): r.reason for r in summary.rejects}
+
+
+def test_bad_files_are_named_and_the_good_ones_kept(store: LocalStore, tmp_path: Path) -> None:
+    good = [variant(RECORDS[i], i) for i in range(4)]
+    write_delivery(tmp_path / "good1.json.gz", good[:2])
+    write_delivery(tmp_path / "good2.json", good[2:])
+    whole = gzip.compress(json.dumps({"Records": [variant(RECORDS[0], 50 + i) for i in range(40)]}).encode())
+    (tmp_path / "truncated.json.gz").write_bytes(whole[: len(whole) // 2])
+    text = json.dumps({"Records": [variant(RECORDS[1], 60), variant(RECORDS[2], 61), variant(RECORDS[3], 62)]})
+    (tmp_path / "truncated.json").write_text(text[: len(text) - 400])
+    (tmp_path / "notjson.json").write_text("<html>502 Bad Gateway</html>")
+    (tmp_path / "empty.json").write_text("")
+    (tmp_path / "records-not-a-list.json").write_text('{"Records": {"eventID": "x"}}')
+    summary = store.ingest([tmp_path])
+    got = reasons(summary)
+    assert set(got) == {("truncated.json.gz", None), ("truncated.json", None), ("notjson.json", None),
+                        ("empty.json", None), ("records-not-a-list.json", None)}, got
+    assert "truncated" in got[("truncated.json.gz", None)]
+    assert got[("truncated.json", None)].startswith("record 2: truncated")
+    assert "not JSON" in got[("notjson.json", None)]
+    assert "empty" in got[("empty.json", None)]
+    assert "Records" in got[("records-not-a-list.json", None)]
+    assert ids(store) == sorted(r["eventID"] for r in good)
+    assert (summary.added, summary.rejected) == (4, 5)
+
+
+def test_bad_records_are_named_by_file_and_index_and_the_good_ones_kept(store: LocalStore,
+                                                                        tmp_path: Path) -> None:
+    ok = [variant(RECORDS[i], i) for i in range(3)]
+    no_id = {k: v for k, v in variant(RECORDS[3], 10).items() if k != "eventID"}
+    no_time = {k: v for k, v in variant(RECORDS[4], 11).items() if k != "eventTime"}
+    bad_time = variant(RECORDS[5], 12, eventTime="yesterday at noon")
+    empty_id = variant(RECORDS[0], 13, eventID="")
+    records: list[Any] = [ok[0], no_id, ok[1], no_time, "just a string", bad_time, [1, 2], None, empty_id, ok[2]]
+    write_delivery(tmp_path / "mixed.json.gz", records)
+    summary = store.ingest([tmp_path])
+    assert reasons(summary) == {
+        ("mixed.json.gz", 1): "missing field eventID",
+        ("mixed.json.gz", 3): "missing field eventTime",
+        ("mixed.json.gz", 4): "not a JSON object",
+        ("mixed.json.gz", 5): "field eventTime is not an ISO-8601 time: yesterday at noon",
+        ("mixed.json.gz", 6): "not a JSON object",
+        ("mixed.json.gz", 7): "not a JSON object",
+        ("mixed.json.gz", 8): "missing field eventID",
+    }
+    assert str(summary.rejects[0]) == f"{tmp_path / 'mixed.json.gz'}: record 1: missing field eventID"
+    assert (summary.records, summary.added, summary.rejected, summary.duplicates) == (10, 3, 7, 0)
+    assert ids(store) == sorted(r["eventID"] for r in ok)
+
+
+def test_bad_lines_and_lookup_events_are_named(store: LocalStore, tmp_path: Path) -> None:
+    ok = [variant(RECORDS[i], 20 + i) for i in range(4)]
+    write_jsonl(tmp_path / "a.jsonl", [ok[0], '{"eventID": "x", "eventTime": ', ok[1],
+                                       {"eventName": "NoId", "eventTime": "2024-07-30T21:31:21Z"}])
+    doc = lookup_output(ok[2:])
+    doc["Events"].insert(1, {"EventId": "broken"})
+    (tmp_path / "lookup.json").write_text(json.dumps(doc))
+    extra = variant(RECORDS[0], 30)
+    write_jsonl(tmp_path / "b.jsonl", ["{oops", extra])  # a bad first line does not sink the file
+    pretty = json.dumps(variant(RECORDS[1], 31), indent=2)
+    (tmp_path / "cut.json").write_text(pretty[: len(pretty) // 2])  # a truncated single record
+    summary = store.ingest([tmp_path])
+    got = reasons(summary)
+    assert got[("a.jsonl", 1)].startswith("line 2: not valid JSON")
+    assert got[("a.jsonl", 3)] == "missing field eventID"
+    assert got[("lookup.json", 1)] == "missing field CloudTrailEvent (a JSON string)"
+    assert got[("b.jsonl", 0)].startswith("line 1: not valid JSON")
+    assert got[("cut.json", None)] == "truncated: the JSON ends early"
+    assert (summary.added, summary.rejected) == (5, 5)
+    assert extra["eventID"] in ids(store)
+
+
+def test_rejects_report_as_dict(store: LocalStore, tmp_path: Path) -> None:
+    write_delivery(tmp_path / "x.json", [{"eventTime": "2024-07-30T21:31:21Z"}])
+    report = store.ingest([tmp_path]).as_dict()
+    assert report == {"files": 1, "records": 1, "events_added": 0, "duplicates_skipped": 0,
+                      "records_rejected": 1,
+                      "rejects": [{"file": str(tmp_path / "x.json"), "record": 0,
+                                   "reason": "missing field eventID"}]}
+
+
+# -- an interrupted ingest -----------------------------------------------------------------------
+def test_an_interrupted_batch_leaves_the_store_as_it_was_before_it(tmp_path: Path) -> None:
+    first = write_delivery(tmp_path / "a" / "1.json", [variant(RECORDS[i], i) for i in range(3)])
+    write_delivery(tmp_path / "b" / "2.json", [variant(RECORDS[i], 10 + i) for i in range(4)])
+    db = tmp_path / "events.duckdb"
+    calls: list[tuple[int, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        calls.append((done, total))
+        if done == 2:  # the second batch's rows are written but not committed
+            raise KeyboardInterrupt
+
+    with LocalStore(db) as s:
+        with pytest.raises(KeyboardInterrupt):
+            # one file a batch, in path order
+            Ingestor(s.con, batch_bytes=1).ingest([tmp_path / "a", tmp_path / "b"], progress=progress)
+        assert calls == [(0, 2), (1, 2), (2, 2)]
+        assert s.count() == 3
+        assert ids(s) == sorted(json.loads(first.read_text())["Records"][i]["eventID"] for i in range(3))
+        # Nothing of the interrupted batch is left behind: the next run loads it completely.
+        again = s.ingest([tmp_path])
+        assert (again.added, again.duplicates) == (4, 3)
+    with LocalStore(db) as s:
+        assert s.count() == 7
+
+
+def test_an_interrupt_inside_the_database_work_rolls_back_too(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    write_delivery(tmp_path / "1.json", [variant(RECORDS[0], 1)])
+    write_delivery(tmp_path / "2.json", [variant(RECORDS[1], 2), variant(RECORDS[2], 3)])
+    s = LocalStore(":memory:")
+    ingestor = Ingestor(s.con, batch_bytes=1)
+    real = Ingestor._insert
+    seen: list[int] = []
+
+    def insert_then_fail(self: Ingestor, summary: IngestSummary) -> Any:
+        result = real(self, summary)
+        seen.append(result[3])
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(Ingestor, "_insert", insert_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        ingestor.ingest([tmp_path])
+    assert seen == [1, 2]  # the second batch had inserted its rows ...
+    assert s.count() == 1  # ... and they were rolled back
+    s.close()
+
+
+def test_nothing_is_left_in_the_session_after_a_run(store: LocalStore, tmp_path: Path) -> None:
+    write_delivery(tmp_path / "a.json", RECORDS)
+    store.ingest([tmp_path])
+    tables = {r[0] for r in store.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert tables == {"events"}
+
+
+def test_many_files_in_several_batches_match_one_batch(tmp_path: Path) -> None:
+    n = delivery_tree(tmp_path, n_files=12, per_file=5)
+    one_batch, many = LocalStore(":memory:"), LocalStore(":memory:")
+    a = one_batch.ingest([tmp_path])
+    b = Ingestor(many.con, batch_bytes=20_000).ingest([tmp_path])  # about 3 files a batch
+    assert a.as_dict() == b.as_dict()
+    assert a.added == n
+    q = "SELECT eventID, eventTime, userIdentity, requestParameters, resources, eventJson FROM events ORDER BY 1"
+    assert one_batch.con.execute(q).fetchall() == many.con.execute(q).fetchall()
