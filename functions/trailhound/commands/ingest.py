@@ -3,52 +3,88 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TextIO
 
 from trailhound.commands._common import add_db, add_format
+from trailhound.errors import UserInputError
 from trailhound.output import print_json
+from trailhound.store.ingest import IngestSummary
 from trailhound.store.local import LocalStore
+
+# Rejects listed on stderr in text mode; the --rejects report always has them all.
+SHOWN_REJECTS = 20
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "ingest", help="load CloudTrail files into the local event store (exactly once per eventID)",
         description="Load CloudTrail S3 delivery files ({\"Records\": [...]}, .json or .json.gz), JSON Lines "
-                    "of records, or `aws cloudtrail lookup-events` output. Directories are searched recursively.",
+                    "of records, or `aws cloudtrail lookup-events` output. Directories are searched "
+                    "recursively. Exit status: 0 all loaded, 1 something was rejected, 2 usage error.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH")
     add_db(p)
     add_format(p, ("text", "json"), "text")
-    p.add_argument("--rejects", metavar="FILE", help="also write the rejected records report (JSON) here")
+    p.add_argument("--rejects", metavar="FILE",
+                   help="write the rejects report here (JSON list of {file, record, reason})")
     p.set_defaults(func=run)
+
+
+@contextmanager
+def progress_bar(stream: TextIO) -> Iterator[Callable[[int, int], None] | None]:
+    """A files-done bar on a terminal; nothing otherwise (pipes, CI logs, --format json)."""
+    if not stream.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
+                  TimeElapsedColumn(), console=Console(file=stream), transient=True) as bar:
+        task = bar.add_task("ingest", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def write_rejects(path: str, summary: IngestSummary) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump([r.as_dict() for r in summary.rejects], fh, indent=2)
+            fh.write("\n")
+    except OSError as exc:
+        raise UserInputError(f"--rejects {path}: cannot write ({exc.strerror})") from exc
 
 
 def run(args: argparse.Namespace) -> int:
     with LocalStore(args.db) as store:
-        if args.format == "text" and sys.stderr.isatty():
-            from rich.progress import Progress
-
-            with Progress(transient=True) as bar:
-                task = bar.add_task("ingesting", total=None)
-
-                def progress(done: int, total: int) -> None:
-                    bar.update(task, completed=done, total=total)
-
-                summary = store.ingest(args.paths, progress=progress)
-        else:
-            summary = store.ingest(args.paths)
+        stream = sys.stderr
+        with progress_bar(stream) if args.format == "text" else _no_bar() as progress:
+            summary = store.ingest(args.paths, progress=progress)
         path = store.path
-    report = summary.as_dict()
     if args.rejects:
-        import json
-
-        with open(args.rejects, "w", encoding="utf-8") as fh:
-            json.dump(report["rejects"], fh, indent=2)
+        write_rejects(args.rejects, summary)
     if args.format == "json":
-        print_json({"store": path, **report})
+        print_json({"store": path, **summary.as_dict()})
     else:
         print(f"{summary.files} files, {summary.added} events added, {summary.duplicates} duplicates skipped, "
               f"{summary.rejected} records rejected  ({path})")
-        for r in summary.rejects:
+        for r in summary.rejects[:SHOWN_REJECTS]:
             print(f"rejected: {r}", file=sys.stderr)
+        if len(summary.rejects) > SHOWN_REJECTS:
+            more = len(summary.rejects) - SHOWN_REJECTS
+            print(f"rejected: ... and {more} more" + (f" (all in {args.rejects})" if args.rejects else
+                                                       " (use --rejects FILE for the full report)"),
+                  file=sys.stderr)
     return 1 if summary.rejects else 0
+
+
+@contextmanager
+def _no_bar() -> Iterator[None]:
+    yield None
