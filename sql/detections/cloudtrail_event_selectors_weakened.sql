@@ -15,7 +15,7 @@ dedup_key: [actor_arn, target]
 threshold: null
 response:
   action: restore_cloudtrail_logging
-  params: {trail_name: target}
+  params: {trail: target}
 false_positives:
   - A deliberate move of management events to an organization trail, with this trail kept for data events only.
 runbook: notebooks/tampering_and_exposure.ipynb

@@ -13,7 +13,7 @@ dedup_key: [actor_arn, target]
 threshold: null
 response:
   action: restore_cloudtrail_logging
-  params: {trail_name: target}
+  params: {trail: target}
 false_positives:
   - Planned trail maintenance or migration by the platform team (allowlist their role in trailhound.yaml).
 runbook: notebooks/tampering_and_exposure.ipynb

@@ -16,7 +16,7 @@ dedup_key: [actor_arn, target, event_name]
 threshold: null
 response:
   action: block_public_bucket
-  params: {bucket_name: bucket_name}
+  params: {bucket: bucket_name}
 false_positives:
   - A bucket that hosts a public website on purpose (allowlist its IaC role; prefer CloudFront with OAC).
 runbook: notebooks/tampering_and_exposure.ipynb

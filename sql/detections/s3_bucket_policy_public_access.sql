@@ -15,7 +15,7 @@ dedup_key: [actor_arn, target]
 threshold: null
 response:
   action: block_public_bucket
-  params: {bucket_name: bucket_name}
+  params: {bucket: bucket_name}
 false_positives:
   - Buckets that serve public static content on purpose (allowlist their IaC role; better, serve through CloudFront with OAC).
 runbook: notebooks/tampering_and_exposure.ipynb

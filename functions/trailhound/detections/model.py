@@ -77,8 +77,8 @@ STATIC_ACTIONS: dict[str, tuple[str, ...]] = {
     "revoke_role_sessions": ("role_name",),
     "disable_console_access": ("user_name",),
     "quarantine_instance": ("instance_id",),
-    "block_public_bucket": ("bucket_name",),
-    "restore_cloudtrail_logging": ("trail_name",),
+    "block_public_bucket": ("bucket",),
+    "restore_cloudtrail_logging": ("trail",),
     "revoke_open_ingress": ("group_id",),
     "unshare_snapshot_or_image": ("resource_id",),
     "remove_public_function_policy": ("function_name",),
@@ -97,6 +97,20 @@ def known_actions() -> frozenset[str]:
         return frozenset(STATIC_ACTIONS)
     names = {item if isinstance(item, str) else getattr(item, "name", None) for item in items}
     return frozenset(n for n in names if isinstance(n, str)) or frozenset(STATIC_ACTIONS)
+
+
+@lru_cache(maxsize=64)
+def action_parameters(action: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(every parameter, the required ones) of a containment action: from the action's own
+    ``Params`` model when the registry loads, so a header cannot drift from the action."""
+    try:
+        from trailhound.containment.registry import get_action
+
+        fields = get_action(action).Params.model_fields
+        return frozenset(fields), frozenset(n for n, f in fields.items() if f.is_required())
+    except Exception:  # noqa: BLE001 - the registry is optional; fall back to the static contract
+        names = frozenset(STATIC_ACTIONS.get(action, ()))
+        return names, names
 
 
 @lru_cache(maxsize=1)
@@ -131,12 +145,14 @@ class Response(BaseModel):
         if self.action not in known_actions():
             raise ValueError(f"unknown containment action {self.action!r}; expected one of "
                              + ", ".join(sorted(known_actions())))
-        expected = STATIC_ACTIONS.get(self.action)
-        if expected:
-            unknown = sorted(set(self.params) - set(expected))
-            if unknown:
-                raise ValueError(f"action {self.action} takes {', '.join(expected)}; unknown parameter(s) "
-                                 + ", ".join(unknown))
+        allowed, required = action_parameters(self.action)
+        unknown = sorted(set(self.params) - allowed)
+        if unknown:
+            raise ValueError(f"action {self.action} takes {', '.join(sorted(allowed))}; unknown parameter(s) "
+                             + ", ".join(unknown))
+        missing = sorted(required - set(self.params))
+        if missing:
+            raise ValueError(f"action {self.action} needs parameter(s) {', '.join(missing)} mapped from result columns")
         for col in self.params.values():
             if not _COLUMN.match(col):
                 raise ValueError(f"parameter source {col!r} is not a result column name")
