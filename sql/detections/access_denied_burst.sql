@@ -15,7 +15,9 @@ schedule: 15m
 lookback: 1h
 dedup_key: [actor_arn]
 threshold: {column: n_errors, min: 10}
-response: null
+response:                           # an IAM user's key; a role session has no user_name: notify only
+  action: deactivate_access_key
+  params: {user_name: user_name, access_key_id: access_key_id}
 false_positives:
   - A misconfigured deployment whose role lost permissions (many errors, but on the calls it always makes; check event_name).
   - Security scanners and CSPM tools running with partial read permissions (allowlist their role).

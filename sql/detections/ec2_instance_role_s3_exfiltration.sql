@@ -15,7 +15,9 @@ schedule: 15m
 lookback: 1h
 dedup_key: [actor_arn, target]
 threshold: null
-response: null
+response:
+  action: quarantine_instance
+  params: {instance_id: instance_id}
 false_positives:
   - A backup agent on an instance that discovers its destination bucket with ListBuckets (allowlist its role).
 runbook: notebooks/compromised_instance.ipynb

@@ -57,3 +57,10 @@ def test_configured_protected_target_is_never_contained() -> None:
                Policy(mode=ContainmentMode.AUTOMATIC, protected_patterns=("arn:aws:iam::*:user/break-glass",)))
     assert d.disposition is Disposition.NOTIFY_ONLY
     assert "break-glass" in d.reason
+
+
+def test_a_finding_without_a_value_the_action_needs_is_notify_only() -> None:
+    d = decide(make(params={"user_name": None, "access_key_id": "ASIA1"}), None,  # type: ignore[dict-item]
+               Policy(mode=ContainmentMode.AUTOMATIC))
+    assert d.disposition is Disposition.NOTIFY_ONLY
+    assert "user_name" in d.reason

@@ -9,7 +9,8 @@ Dispositions:
 
 Rules, in order (the first that applies wins; every decision carries its reason):
 
-1. the detection proposes no action → notify_only;
+1. the detection proposes no action, or the finding lacks a value the action needs (e.g. a
+   user name for a role session) → notify_only;
 2. the actor, the principal behind it or the target is protected (configured patterns and
    TrailHound's own roles, always) → notify_only;
 3. severity below ``approval_min_severity`` → notify_only;
@@ -111,6 +112,10 @@ def decide(finding: Finding, enrichment: Mapping[str, Any] | None, policy: Polic
 
     if not action:
         return decision(Disposition.NOTIFY_ONLY, "the detection proposes no containment action")
+    empty = sorted(k for k, v in finding.response.params.items() if v in (None, ""))
+    if empty:
+        return decision(Disposition.NOTIFY_ONLY, f"the finding has no value for {', '.join(empty)}, which "
+                        f"{action} needs: follow up in {finding.response.runbook or 'a playbook'}")
     for role, arn in _principals(finding):
         pattern = matching_pattern(arn, policy.protected_patterns)
         if pattern:
