@@ -220,9 +220,10 @@ def test_every_technique_covered_or_explained() -> None:
     assert not missing, f"techniques neither covered nor explained in uncovered.yaml: {missing}"
 
 
-def test_coverage_table_in_docs_is_current() -> None:
+@pytest.mark.parametrize("doc", ["docs/detections.md", "README.md"])
+def test_coverage_table_in_docs_is_current(doc: str) -> None:
     from trailhound.detections.coverage import coverage_markdown, table_between_markers
 
-    docs = Path(__file__).resolve().parents[2] / "docs" / "detections.md"
-    assert table_between_markers(docs) == coverage_markdown(coverage(PACK)), (
-        "docs/detections.md coverage table is stale: run `trailhound detections coverage --write docs/detections.md`")
+    path = Path(__file__).resolve().parents[2] / doc
+    assert table_between_markers(path) == coverage_markdown(coverage(PACK)), (
+        f"{doc} coverage table is stale: run `trailhound detections coverage --write {doc}`")
