@@ -142,7 +142,7 @@ def write_report(path: Path, *, title: str, summary: Mapping[str, Any], timeline
 <style>
 body{{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#222;max-width:1100px}}
 table{{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:13px}}
-th,td{{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}}
+th,td{{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top;max-width:320px;overflow-wrap:anywhere}}
 th{{background:#f5f5f5}} code{{background:#f5f5f5;padding:1px 4px}}
 .kpi{{display:inline-block;margin-right:2rem}} .kpi b{{font-size:1.6rem;display:block}}
 .actor{{display:inline-block;vertical-align:top;margin-right:2rem}}
