@@ -39,6 +39,10 @@ def connect(path: str | os.PathLike[str] | None, *, read_only: bool = False) -> 
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")
     if not read_only:
+        # Each ingest batch is appended as whole row groups plus one partial group. Merging those
+        # partial groups at a checkpoint ("vacuum") rewrites most of the table every time; the
+        # store never deletes, so there is nothing else to vacuum: keep checkpoints to new data.
+        con.execute("SET max_vacuum_tasks = 0")
         con.execute(create_table_sql())
     return con
 
