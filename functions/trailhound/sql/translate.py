@@ -4,19 +4,30 @@ sqlglot passes functions it does not know through unchanged, and some functions 
 both engines mean different things. ``to_duckdb`` therefore rewrites the known gaps on the
 tree (``trailhound.sql.gaps``) and rejects anything it cannot vouch for with an error that
 names the construct and its line. See docs/sql.md for the gap table.
+
+``compile_cached`` binds and translates like ``to_duckdb(bind(...))`` but parses and rewrites
+each SQL text once: the translation of the *template* (placeholders bound to sentinel values) is
+kept in an LRU cache and each call substitutes the literals of its own values (made by
+``sql_literal``) for the sentinels' — see docs/detections-performance.md.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import re
+import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from trailhound.errors import SqlError, UnsupportedSqlError
+from trailhound.errors import SqlError, TrailHoundError, UnsupportedSqlError
 from trailhound.sql import gaps
+from trailhound.sql.params import TABLE_PLACEHOLDER, bind, placeholders, sql_literal
 
 _QUERY_TYPES = (exp.Select, exp.SetOperation, exp.Subquery)
 _TOKEN_REPR = re.compile(r"<Token token_type: [^,]*, text: (.*?), line: .*?>")
@@ -64,4 +75,133 @@ def to_duckdb(sql: str, tables: Tables | None = None) -> str:
     return rewrite_for_duckdb(parse_trino(sql), sql, tables).sql(dialect="duckdb")
 
 
-__all__ = ["Tables", "parse_trino", "to_duckdb", "rewrite_for_duckdb", "SqlError", "UnsupportedSqlError"]
+# --- cached translation ----------------------------------------------------------------------
+#
+# A template is translated twice, with two different sets of sentinel values (same types as the
+# real values, so type-driven rewrites take the same path). It is cached only when replacing the
+# first set's literals by the second's, in the first output, gives exactly the second output: then
+# no rewrite looked at a value (folded it, measured it, quoted it differently), and substituting
+# the literals of any other value of the same kind gives what translating the bound SQL gives.
+# Values of other kinds (floats, lists, NULL, negative ints ...) take the uncached path.
+
+_NONCE = secrets.token_hex(6)
+_TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _kind(value: Any) -> str | None:
+    """The value kinds whose literal text is value-independent in shape (else: not cached)."""
+    if isinstance(value, dt.datetime):
+        return "ts"
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and 0 <= value < 2**31:
+        return "int"
+    if isinstance(value, str):
+        return "str"
+    return None
+
+
+def _sentinel(kind: str, index: int, variant: int) -> Any:
+    """A value of ``kind`` that no detection text contains; ``variant`` 0/1 differ in length."""
+    if kind == "ts":
+        return dt.datetime(2999 - variant, 1 + variant, 1 + index // 60 % 28, 12 + variant, 34, index % 60,
+                           789000 - 111000 * variant)
+    if kind == "int":
+        return 1_900_000_001 + 7919 * index - 123_456_789 * variant
+    return f"trailhound-sentinel-{_NONCE}-{index}" + "-x" * variant
+
+
+def _duck_literal(kind: str, value: Any) -> str:
+    """The text DuckDB SQL carries for ``value`` where the translation wrote its literal: the
+    ``sql_literal`` text, less the ``TIMESTAMP`` keyword (the translation writes
+    ``CAST('…' AS TIMESTAMP)`` around the quoted text)."""
+    text = sql_literal(value)
+    if kind == "ts":
+        return text.removeprefix("TIMESTAMP ")
+    return text
+
+
+def _core(kind: str, value: Any) -> str:
+    """Text that any use of the sentinel in the output must contain."""
+    if kind == "ts":
+        return value.strftime(_TS_FORMAT)[:-3]
+    return str(value)
+
+
+def _pattern(kind: str, literal: str) -> str:
+    if kind == "int":  # a whole number token, not digits inside a longer number or name
+        return r"(?<![\w.])" + re.escape(literal) + r"(?![\w.])"
+    return re.escape(literal)
+
+
+@dataclass(frozen=True)
+class _Template:
+    """A translated template: its text and, per placeholder, the sentinel literal it contains."""
+
+    text: str
+    slots: tuple[tuple[str, str], ...]  # (placeholder name, kind)
+    pattern: re.Pattern[str]
+    by_literal: dict[str, int]  # sentinel literal text -> index into slots
+
+
+@functools.lru_cache(maxsize=256)
+def _names(sql: str) -> tuple[str, ...]:
+    return tuple(sorted(n for n in placeholders(sql) if n != TABLE_PLACEHOLDER))
+
+
+@functools.lru_cache(maxsize=512)
+def _template(sql: str, table: str | None, slots: tuple[tuple[str, str], ...]) -> _Template | None:
+    """The cached translation of ``sql`` for placeholders of these kinds, or None if the
+    translation depends on the values (then every call translates the bound SQL)."""
+    variants: list[tuple[str, dict[str, tuple[str, str]]]] = []
+    for variant in (0, 1):
+        values = {name: _sentinel(kind, i, variant) for i, (name, kind) in enumerate(slots)}
+        literals = {name: (_duck_literal(kind, values[name]), _core(kind, values[name])) for name, kind in slots}
+        if any(core in sql for _, core in literals.values()):
+            return None
+        try:
+            text = to_duckdb(bind(sql, values, table=table))
+        except TrailHoundError:
+            return None  # the uncached path reports the error with the real values
+        for name, kind in slots:
+            literal, core = literals[name]
+            found = len(re.findall(_pattern(kind, literal), text))
+            if found == 0 or found != text.count(core):
+                return None  # the value was dropped, folded or used in another form
+        variants.append((text, literals))
+    (text0, lit0), (text1, lit1) = variants
+    pattern = re.compile("|".join(_pattern(kind, lit0[name][0]) for name, kind in slots))
+    by_literal = {lit0[name][0]: i for i, (name, _) in enumerate(slots)}
+    swapped = pattern.sub(lambda m: lit1[slots[by_literal[m.group()]][0]][0], text0)
+    if swapped != text1:
+        return None
+    return _Template(text=text0, slots=slots, pattern=pattern, by_literal=by_literal)
+
+
+def compile_cached(sql: str, params: Mapping[str, Any] | None = None, *, table: str | None = None) -> str:
+    """``to_duckdb(bind(sql, params, table=table))``, with the translation cached per SQL text.
+
+    Same result and same errors as the uncached form; only the literals of this call's values are
+    made per call (by ``sql_literal``) and put where the cached template has its sentinels.
+    """
+    params = params or {}
+    names = _names(sql)
+    values = {k.upper(): v for k, v in params.items()}
+    kinds = tuple((name, _kind(values[name])) if name in values else (name, None) for name in names)
+    if not names or any(kind is None for _, kind in kinds):
+        return to_duckdb(bind(sql, params, table=table))
+    slots = tuple((name, str(kind)) for name, kind in kinds)
+    template = _template(sql, table, slots)
+    if template is None:
+        return to_duckdb(bind(sql, params, table=table))
+    literals = [_duck_literal(kind, values[name]) for name, kind in slots]
+    return template.pattern.sub(lambda m: literals[template.by_literal[m.group()]], template.text)
+
+
+def cache_info() -> functools._CacheInfo:
+    """Hits and misses of the template cache (for benchmarks and tests)."""
+    return _template.cache_info()
+
+
+__all__ = ["Tables", "parse_trino", "to_duckdb", "rewrite_for_duckdb", "compile_cached", "cache_info",
+           "SqlError", "UnsupportedSqlError"]
