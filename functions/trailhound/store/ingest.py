@@ -40,7 +40,7 @@ import duckdb
 import orjson
 
 from trailhound.errors import StoreError, UserInputError
-from trailhound.store.schema import COLUMN_NAMES, EVENTS_TABLE
+from trailhound.store.schema import COLUMN_NAMES, EVENTS_TABLE, RESOURCES, USER_IDENTITY
 
 MAP = "MAP(VARCHAR, VARCHAR)"
 _ISSUER = {k: "VARCHAR" for k in ("type", "principalId", "arn", "accountId", "userName")}
@@ -50,7 +50,7 @@ RAW_RECORD: dict[str, Any] = {
     "userIdentity": {
         **{k: "VARCHAR" for k in ("type", "principalId", "arn", "accountId", "accessKeyId", "userName")},
         "sessionContext": {
-            "attributes": {"creationDate": "VARCHAR", "mfaAuthenticated": "VARCHAR"},
+            "attributes": {"creationDate": "TIMESTAMPTZ", "mfaAuthenticated": "VARCHAR"},
             "sessionIssuer": _ISSUER,
             "webIdFederationData": {"federatedProvider": "VARCHAR", "attributes": MAP},
             "sourceIdentity": "VARCHAR",
@@ -64,11 +64,13 @@ RAW_RECORD: dict[str, Any] = {
     },
     **{k: "VARCHAR" for k in ("eventSource", "eventName", "awsRegion", "sourceIPAddress",
                                "userAgent", "errorCode", "errorMessage", "requestID",
-                               "readOnly", "eventType", "apiVersion", "managementEvent",
+                               "eventType", "apiVersion",
                                "recipientAccountId", "sharedEventID", "annotation", "vpcEndpointId",
                                "vpcEndpointAccountId", "eventCategory", "sessionCredentialFromConsole")},
     **{k: MAP for k in ("requestParameters", "responseElements", "additionalEventData",
                         "serviceEventDetails", "addendum", "edgeDeviceDetails", "insightDetails")},
+    "readOnly": "BOOLEAN",  # true/false, or their text; anything else is NULL
+    "managementEvent": "BOOLEAN",
     "resources": [{"ARN": "VARCHAR", "accountId": "VARCHAR", "type": "VARCHAR", "arnPrefix": "VARCHAR"}],
     "tlsDetails": {"tlsVersion": "VARCHAR", "cipherSuite": "VARCHAR", "clientProvidedHostHeader": "VARCHAR"},
 }
@@ -83,29 +85,10 @@ _COLUMN_EXPR: dict[str, str] = {name: f'r."{name}"' for name in COLUMN_NAMES}
 _COLUMN_EXPR.update({
     "eventID": "id",
     "eventTime": "ts",
-    "readOnly": 'TRY_CAST(r."readOnly" AS BOOLEAN)',
-    "managementEvent": 'TRY_CAST(r."managementEvent" AS BOOLEAN)',
-    "userIdentity": (
-        "CASE WHEN r.userIdentity IS NULL THEN NULL ELSE struct_pack("
-        "type := r.userIdentity.type, principalId := r.userIdentity.principalId, arn := r.userIdentity.arn, "
-        "accountId := r.userIdentity.accountId, accessKeyId := r.userIdentity.accessKeyId, "
-        "userName := r.userIdentity.userName, "
-        "sessionContext := CASE WHEN r.userIdentity.sessionContext IS NULL THEN NULL ELSE struct_pack("
-        "attributes := struct_pack(creationDate := "
-        + _TS.format("r.userIdentity.sessionContext.attributes.creationDate")
-        + ", mfaAuthenticated := r.userIdentity.sessionContext.attributes.mfaAuthenticated), "
-        "sessionIssuer := r.userIdentity.sessionContext.sessionIssuer, "
-        "webIdFederationData := r.userIdentity.sessionContext.webIdFederationData, "
-        "sourceIdentity := r.userIdentity.sessionContext.sourceIdentity, "
-        "ec2RoleDelivery := r.userIdentity.sessionContext.ec2RoleDelivery, "
-        "ec2IssuedInVpc := r.userIdentity.sessionContext.ec2IssuedInVpc) END, "
-        "onBehalfOf := r.userIdentity.onBehalfOf, inScopeOf := r.userIdentity.inScopeOf, "
-        "invokedBy := r.userIdentity.invokedBy, identityProvider := r.userIdentity.identityProvider) END"
-    ),
-    "resources": (
-        "list_transform(r.resources, lambda x: struct_pack(accountId := x.accountId, type := x.type, "
-        "arn := x.\"ARN\", arnPrefix := x.arnPrefix))"
-    ),
+    # Struct casts match fields by name, case-insensitively: ``ARN`` lands in ``arn``, and the
+    # session's UTC turns creationDate (TIMESTAMPTZ, any offset) into Lake's UTC TIMESTAMP.
+    "userIdentity": f"CAST(r.userIdentity AS {USER_IDENTITY})",
+    "resources": f"CAST(r.resources AS {RESOURCES})",
     "eventJson": "j",
     # Lake's checksum is computed by the service over its own serialisation; we cannot
     # reproduce it, and a made-up value would be worse than none.
@@ -421,6 +404,7 @@ class Ingestor:
         self.con = con
         self.table = table
         self.batch_bytes = batch_bytes
+        con.execute("SET TimeZone = 'UTC'")  # the store's session zone; time casts below rely on it
 
     def ingest(self, paths: Iterable[str | os.PathLike[str]],
                progress: Callable[[int, int], None] | None = None) -> IngestSummary:
