@@ -30,7 +30,7 @@ WHERE eventTime >= $START_TIME AND eventTime < $END_TIME {extra}"""
 
 def write(tmp_path: Path, *, id: str = "sample_detection", name: str | None = None, severity: str = "high",
           technique: str = "aws.defense-evasion.cloudtrail-stop", schedule: str = "15m",
-          threshold: str = "null", response: str = "{action: restore_cloudtrail_logging, params: {trail_name: target}}",
+          threshold: str = "null", response: str = "{action: restore_cloudtrail_logging, params: {trail: target}}",
           extra: str = "") -> Path:
     p = tmp_path / f"{name or id}.sql"
     p.write_text(HEADER.format(id=id, severity=severity, technique=technique, schedule=schedule,
@@ -43,7 +43,7 @@ def test_valid_file_loads_into_frozen_model(tmp_path: Path) -> None:
     assert det.id == "sample_detection"
     assert det.severity is Severity.HIGH
     assert det.header.schedule_delta.total_seconds() == 900
-    assert det.header.response and det.header.response.params == {"trail_name": "target"}
+    assert det.header.response and det.header.response.params == {"trail": "target"}
     with pytest.raises(Exception, match="frozen"):
         det.header.title = "x"  # type: ignore[misc]
 

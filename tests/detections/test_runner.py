@@ -27,7 +27,7 @@ schedule: 15m
 lookback: 1h
 dedup_key: [actor_arn, target]
 threshold: {threshold}
-response: {{action: restore_cloudtrail_logging, params: {{trail_name: target}}}}
+response: {{action: restore_cloudtrail_logging, params: {{trail: target}}}}
 false_positives: []
 runbook: notebooks/tampering_and_exposure.ipynb
 */
@@ -84,7 +84,7 @@ def test_findings_carry_contract_metadata_and_response(store: LocalStore, tmp_pa
     assert f.detection_id == det.id and f.severity.value == "high" and f.id == f.fingerprint
     assert f.first_seen.tzinfo is not None and f.first_seen.utcoffset() == dt.timedelta(0)
     assert f.response.action == "restore_cloudtrail_logging"
-    assert f.response.params == {"trail_name": f.target}
+    assert f.response.params == {"trail": f.target}
     assert f.response.runbook == "notebooks/tampering_and_exposure.ipynb"
     assert f.window.start == T0
     detail = f.to_event_detail()

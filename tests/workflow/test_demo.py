@@ -25,7 +25,10 @@ def test_demo_contains_verifies_and_reports(tmp_path: Path, capsys: pytest.Captu
     for key in list(os.environ):
         if key.startswith(("AWS_", "MOTO_")):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # must not leak into the demo, nor be lost
     assert main(["demo", "--out", "out", "--benign", "300"]) == 0
+    assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
+    assert "MOTO_ACCOUNT_ID" not in os.environ
     out = capsys.readouterr().out
     last = out.strip().splitlines()[-1]
     assert last.startswith("report: ") and Path(last.removeprefix("report: ")).is_file()

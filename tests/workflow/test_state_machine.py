@@ -180,7 +180,7 @@ def test_containment_failure_is_notified_not_swallowed(workflow: Workflow, victi
 def test_verify_escalates_when_the_actor_keeps_going(workflow: Workflow, victim: dict[str, Any],
                                                      monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CONTAINMENT_MODE", "automatic")
-    monkeypatch.setenv("VERIFY_WAIT_SECONDS", "3")
+    monkeypatch.setenv("VERIFY_WAIT_SECONDS", "8")  # room to record the late call under load
     doc = new_investigation(finding(victim))
     execution = workflow.start(doc)
     deadline = time.monotonic() + 20

@@ -9,12 +9,13 @@ definition the state machine uses. Containment is real boto3 calls, against the 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,14 +46,22 @@ class DemoResult:
                 "seconds": round(self.seconds, 1)}
 
 
-def _emulator_env() -> None:
-    """Credentials and settings for the in-process emulator (never real AWS)."""
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        os.environ.pop(key, None)
+@contextlib.contextmanager
+def _emulator_env() -> Iterator[None]:
+    """Credentials and settings for the in-process emulator (never real AWS), for the demo's
+    duration only: the caller's environment is restored afterwards."""
+    saved = dict(os.environ)
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        os.environ.pop(key)
     os.environ.update({
         "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": "us-east-1",
         "MOTO_ACCOUNT_ID": ACCOUNT, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
     })
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _approver(log: Callable[[str], None]) -> Callable[[dict[str, Any]], bool]:
@@ -66,7 +75,11 @@ def _approver(log: Callable[[str], None]) -> Callable[[dict[str, Any]], bool]:
 
 def run_demo(out: Path, *, seed: int = 7, benign: int = 800, log: Callable[[str], None] = print) -> DemoResult:
     """Run the whole incident into ``out`` and return what happened."""
-    _emulator_env()
+    with _emulator_env():
+        return _run(out, seed=seed, benign=benign, log=log)
+
+
+def _run(out: Path, *, seed: int, benign: int, log: Callable[[str], None]) -> DemoResult:
     import boto3
     from moto import mock_aws
 
