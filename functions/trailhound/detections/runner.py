@@ -12,7 +12,7 @@ import fnmatch
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from trailhound.config import DetectionTuning, Settings
@@ -94,17 +94,22 @@ def findings_from_result(detection: Detection, result: QueryResult, start: dt.da
     tuning = tuning or DetectionTuning()
     check_columns(detection, result.columns)
     threshold = threshold_for(detection, tuning)
-    window = Window(start=start, end=end)
+    threshold_column = (detection.header.threshold.column
+                        if threshold is not None and detection.header.threshold is not None else None)
+    allowlisted = bool(tuning.allow_principals or tuning.allow_source_ips)
+    known = tuple(known_accounts)
+    lower = any(c != c.lower() for c in result.columns)
+    build = finding_builder(detection, Window(start=start, end=end))
     out: list[Finding] = []
     for index, raw in enumerate(result.rows):
-        row = coerce_row(detection, raw, index)
-        if threshold is not None and detection.header.threshold is not None:
-            value = row.get(detection.header.threshold.column)
-            if isinstance(value, (int, float)) and value < threshold:
+        row = _coerce(detection, {k.lower(): v for k, v in raw.items()} if lower else dict(raw), index)
+        if threshold_column is not None:
+            value = row.get(threshold_column)
+            if isinstance(value, (int, float)) and value < threshold:  # type: ignore[operator]
                 continue
-        if is_allowed(row, tuning) or only_known_accounts(row, known_accounts):
+        if (allowlisted and is_allowed(row, tuning)) or (known and only_known_accounts(row, known)):
             continue
-        out.append(build_finding(detection, row, start, end, window=window))
+        out.append(build(row))
     out.sort(key=lambda f: (f.first_seen, f.fingerprint, f.event_ids))
     return out
 
@@ -154,30 +159,39 @@ def _as_timestamp(value: Any) -> dt.datetime | None:
     return None
 
 
+_VARCHAR_COLUMNS = tuple(c for c, t in CONTRACT_COLUMNS.items() if t is ColumnType.VARCHAR)
+_TIMESTAMP_COLUMNS = tuple(c for c, t in CONTRACT_COLUMNS.items() if t is ColumnType.TIMESTAMP)
+_ARRAY_COLUMNS = tuple(c for c, t in CONTRACT_COLUMNS.items() if t is ColumnType.ARRAY)
+
+
 def coerce_row(detection: Detection, raw: Mapping[str, Any], index: int = 0) -> dict[str, Any]:
     """Check (and normalise text from text-only engines) the contract columns of one row."""
-    row = {k.lower(): v for k, v in raw.items()}
-    for col, typ in CONTRACT_COLUMNS.items():
+    return _coerce(detection, {k.lower(): v for k, v in raw.items()}, index)
+
+
+def _coerce(detection: Detection, row: dict[str, Any], index: int) -> dict[str, Any]:
+    """:func:`coerce_row` on a row already keyed by lower-case names, updated in place."""
+    for col in _VARCHAR_COLUMNS:
         value = row.get(col)
-        ok: Any
-        if typ is ColumnType.VARCHAR and (value is None or type(value) is str):
-            continue  # the common case, checked first: most columns are text
-        if typ is ColumnType.TIMESTAMP and type(value) is dt.datetime and value.tzinfo is None:
+        if value is not None and type(value) is not str and not isinstance(value, str):
+            _mistyped(detection, col, ColumnType.VARCHAR, value, index)
+    for col in _TIMESTAMP_COLUMNS:
+        value = row.get(col)
+        if type(value) is dt.datetime and value.tzinfo is None:
             row[col] = value.replace(tzinfo=dt.UTC)  # engines return naive UTC
             continue
-        if typ is ColumnType.ARRAY:
-            ok = _as_array(value)
-            if not ok:
-                _mistyped(detection, col, typ, value, index, "a non-empty array of eventIDs")
-        elif typ is ColumnType.TIMESTAMP:
-            ok = _as_timestamp(value)
-            if ok is None:
-                _mistyped(detection, col, typ, value, index)
-        else:
-            if value is not None and not isinstance(value, str):
-                _mistyped(detection, col, typ, value, index)
-            ok = value
-        row[col] = ok
+        ts = _as_timestamp(value)
+        if ts is None:
+            _mistyped(detection, col, ColumnType.TIMESTAMP, value, index)
+        row[col] = ts
+    for col in _ARRAY_COLUMNS:
+        value = row.get(col)
+        if type(value) is list and value and all(type(v) is str for v in value):
+            continue  # the common case: DuckDB's list of eventIDs
+        ids = _as_array(value)
+        if not ids:
+            _mistyped(detection, col, ColumnType.ARRAY, value, index, "a non-empty array of eventIDs")
+        row[col] = ids
     return row
 
 
@@ -235,23 +249,38 @@ def only_known_accounts(row: Mapping[str, Any], known_accounts: Iterable[str]) -
 def build_finding(detection: Detection, row: Mapping[str, Any], start: dt.datetime, end: dt.datetime,
                   *, window: Window | None = None) -> Finding:
     """A finding from a row already checked by :func:`coerce_row` (so no second validation)."""
+    return finding_builder(detection, window or Window(start=start, end=end))(row)
+
+
+_NOT_NULLABLE = frozenset(("event_ids", "first_seen", "last_seen"))
+
+
+def finding_builder(detection: Detection, window: Window) -> Callable[[Mapping[str, Any]], Finding]:
+    """``build_finding`` for many rows of one detection: what every finding shares is made once."""
     h = detection.header
-    fp = fingerprint(h.id, h.dedup_key, row)
-    params: dict[str, Any] = {}
-    if h.response:
-        params = {name: row.get(col) for name, col in h.response.params.items()}
-    data: dict[str, Any] = {c: row.get(c) for c in CONTRACT_COLUMNS}
-    data["event_ids"] = list(row["event_ids"])
-    data.update(
-        id=fp, detection_id=h.id, title=h.title, severity=h.severity, fingerprint=fp,
-        attack=list(h.attack), techniques=list(h.techniques),
-        extra={k: v for k, v in row.items() if k not in CONTRACT_COLUMNS},
-        response=ProposedResponse.model_construct(action=h.response.action if h.response else None,
-                                                  params=params, runbook=h.runbook),
-        window=window or Window(start=start, end=end),
-        schema_version=SCHEMA_VERSION,
-    )
-    return Finding.model_construct(**data)
+    dedup_key, contract = h.dedup_key, CONTRACT_COLUMNS
+    attack, techniques = tuple(h.attack), tuple(h.techniques)
+    action = h.response.action if h.response else None
+    param_columns = tuple(h.response.params.items()) if h.response else ()
+    # Findings are shallow copies of one prototype with the per-row fields replaced (pydantic's
+    # model_copy: about half the cost of model_construct, which re-walks every field per row).
+    proto = Finding.model_construct(
+        id="", detection_id=h.id, title=h.title, severity=h.severity, fingerprint="", attack=[], techniques=[],
+        event_ids=[], first_seen=window.start, last_seen=window.start, extra={}, response=ProposedResponse(),
+        window=window, schema_version=SCHEMA_VERSION, **dict.fromkeys(c for c in contract if c not in _NOT_NULLABLE))
+
+    def build(row: Mapping[str, Any]) -> Finding:
+        fp = fingerprint(h.id, dedup_key, row)
+        data: dict[str, Any] = {c: row.get(c) for c in contract}
+        data["event_ids"] = list(row["event_ids"])
+        data["id"] = data["fingerprint"] = fp
+        data["attack"], data["techniques"] = list(attack), list(techniques)
+        data["extra"] = {k: v for k, v in row.items() if k not in contract}
+        data["response"] = ProposedResponse.model_construct(
+            action=action, params={name: row.get(col) for name, col in param_columns}, runbook=h.runbook)
+        return proto.model_copy(update=data)
+
+    return build
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
