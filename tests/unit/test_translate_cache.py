@@ -147,3 +147,53 @@ def test_errors_are_the_uncached_errors() -> None:
     with pytest.raises(UnsupportedSqlError) as plain_unsupported:
         uncached(unsupported, {"NAME": "a"})
     assert str(cached_unsupported.value) == str(plain_unsupported.value)
+
+
+# --- IN lists as semi joins (a speed rewrite of to_duckdb) ------------------------------------
+
+IN_TABLE = {"events": [("eventName", "VARCHAR"), ("eventSource", "VARCHAR"), ("errorCode", "VARCHAR")]}
+IN_ROWS = [("GetObject", "s3", None), ("PutObject", "s3", "AccessDenied"), ("DeleteRule", "events", None),
+           (None, "s3", None), ("PutRule", None, "Throttling"), ("getobject", "s3", None)]
+
+
+@pytest.fixture(scope="module")
+def in_db() -> Any:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE events (eventName VARCHAR, eventSource VARCHAR, errorCode VARCHAR)")
+    con.executemany("INSERT INTO events VALUES (?, ?, ?)", IN_ROWS)
+    yield con
+    con.close()
+
+
+@pytest.mark.parametrize("where", [
+    "eventName IN ('GetObject', 'PutObject')",
+    "eventSource IN ('s3', 'events') AND eventName IN ('GetObject', 'DeleteRule', 'PutRule')",
+    "(eventName IN ('GetObject', 'PutRule')) AND errorCode IS NULL",
+    "eventName IN ('GetObject', 'PutObject') OR eventSource = 'events'",  # inside OR: left as a list
+    "NOT eventName IN ('GetObject', 'PutObject')",  # negated: left as a list (NULL rows)
+    "eventName NOT IN ('GetObject', 'PutObject')",
+    "eventName IN ('GetObject', NULL)",  # not all string literals: left as a list
+    "errorCode IN ('AccessDenied', 'Throttling') AND eventName IN ('PutObject', 'PutRule')",
+])
+def test_in_lists_filter_the_same_rows(in_db: Any, where: str) -> None:
+    sql = f"SELECT eventName, eventSource, errorCode FROM events WHERE {where}"
+    translated = to_duckdb(sql, tables=IN_TABLE)
+    expected = sorted(in_db.execute(sql).fetchall(), key=repr)
+    assert sorted(in_db.execute(translated).fetchall(), key=repr) == expected
+
+
+def test_only_top_level_lists_over_a_table_become_semi_joins() -> None:
+    out = to_duckdb(
+        "WITH c AS (SELECT eventID, eventName FROM events WHERE eventSource IN ('a', 'b') AND "
+        "(eventName IN ('x', 'y') OR errorCode IS NULL)) "
+        "SELECT c.eventID FROM c JOIN events e ON e.eventID = c.eventID "
+        "WHERE c.eventName IN ('x', 'z') AND e.awsRegion NOT IN ('r1', 'r2')")
+    assert out.count("(VALUES") == 1
+    assert "eventSource IN (SELECT v FROM (VALUES ('a'), ('b')) AS _in_list(v))" in out
+    assert "eventName IN ('x', 'y') OR" in out  # under OR
+    assert "c.eventName IN ('x', 'z')" in out  # over a CTE and a join
+    assert "NOT e.awsRegion IN ('r1', 'r2')" in out
+    single = to_duckdb("SELECT eventID FROM events WHERE eventName IN ('x')")
+    assert "VALUES" not in single

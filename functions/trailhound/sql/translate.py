@@ -72,7 +72,36 @@ def to_duckdb(sql: str, tables: Tables | None = None) -> str:
     (``unsupported in the local engine: <construct> (line N)``) for constructs the local engine
     cannot run with Trino's meaning.
     """
-    return rewrite_for_duckdb(parse_trino(sql), sql, tables).sql(dialect="duckdb")
+    return _in_lists_as_semi_joins(rewrite_for_duckdb(parse_trino(sql), sql, tables)).sql(dialect="duckdb")
+
+
+def _in_lists_as_semi_joins(tree: exp.Expr) -> exp.Expr:
+    """Speed only, same result: ``col IN ('a', 'b')`` as ``col IN (SELECT * FROM (VALUES ...))``.
+
+    DuckDB uses an IN list of constants in a scan only to skip row groups by min/max, then reads
+    every projected column of every row and filters afterwards: on a store not ordered by that
+    column, a detection for two rare API calls reads the whole table. The semi join's build side
+    is pushed into the scan as a filter at run time, so vectors without a match are never read
+    (a detection's scan of 1M events: ~150 ms -> ~10 ms). Only for lists of string literals that
+    are top-level conjuncts of the WHERE of a SELECT over one table (there NULL and FALSE filter
+    alike, and the scan is the table's)."""
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    for select in tree.find_all(exp.Select):
+        where, source = select.args.get("where"), select.args.get("from_") or select.args.get("from")
+        if (where is None or select.args.get("joins") or source is None or not isinstance(source.this, exp.Table)
+                or source.this.name.lower() in ctes):
+            continue
+        top = where.this.unnest()
+        for cond in top.flatten() if isinstance(top, exp.And) else [top]:
+            if (isinstance(cond, exp.In) and not cond.args.get("query") and not cond.args.get("unnest")
+                    and not cond.args.get("field") and len(cond.expressions) >= 2
+                    and all(isinstance(v, exp.Literal) and v.is_string for v in cond.expressions)):
+                values = exp.Values(expressions=[exp.Tuple(expressions=[v.copy()]) for v in cond.expressions],
+                                    alias=exp.TableAlias(this=exp.to_identifier("_in_list"),
+                                                         columns=[exp.to_identifier("v")]))
+                cond.set("expressions", [])
+                cond.set("query", exp.select("v").from_(values).subquery())
+    return tree
 
 
 # --- cached translation ----------------------------------------------------------------------
