@@ -23,36 +23,44 @@ false_positives:
   - Security scanners and CSPM tools running with partial read permissions (allowlist their role).
 runbook: notebooks/compromised_credentials.ipynb
 */
+WITH denied AS (
+  SELECT
+    eventID, eventTime, eventName, eventSource, awsRegion, sourceIPAddress, userAgent, recipientAccountId,
+    userIdentity.arn AS arn, userIdentity.type AS utype, userIdentity.accessKeyId AS akid,
+    userIdentity.userName AS user_name, userIdentity.sessionContext.sessionIssuer.userName AS role_name,
+    coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn) AS principal_arn
+  FROM $EDS_ID
+  WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
+    AND errorCode IS NOT NULL
+    AND (errorCode IN ('AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation',
+                       'Client.UnauthorizedOperation', 'UnauthorizedAccess', 'AuthorizationError',
+                       'AuthorizationErrorException', 'NotAuthorized', 'Forbidden', 'ForbiddenException',
+                       'Client.AccessDenied', 'UnauthorizedException')
+         OR regexp_like(errorCode, '^(Client\.)?(AccessDenied|Unauthorized)'))
+    AND userIdentity.invokedBy IS NULL
+    AND coalesce(sessionCredentialFromConsole, 'false') <> 'true'
+    AND NOT regexp_like(sourceIPAddress, 'amazonaws\.com$')
+)
 SELECT
   array_agg(eventID) AS event_ids,
   min(eventTime) AS first_seen,
   max(eventTime) AS last_seen,
-  userIdentity.arn AS actor_arn,
-  arbitrary(userIdentity.type) AS actor_type,
-  max_by(userIdentity.accessKeyId, eventTime) AS access_key_id,
+  arn AS actor_arn,
+  arbitrary(utype) AS actor_type,
+  max_by(akid, eventTime) AS access_key_id,
   max_by(sourceIPAddress, eventTime) AS source_ip,
   max_by(userAgent, eventTime) AS user_agent,
   recipientAccountId AS account_id,
   array_join(array_sort(array_agg(DISTINCT awsRegion)), ',') AS region,
   array_join(array_sort(array_agg(DISTINCT eventName)), ',') AS event_name,
   array_join(array_sort(array_agg(DISTINCT eventSource)), ',') AS target,
-  arbitrary(coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn)) AS principal_arn,
-  arbitrary(userIdentity.userName) AS user_name,
-  arbitrary(userIdentity.sessionContext.sessionIssuer.userName) AS role_name,
+  arbitrary(principal_arn) AS principal_arn,
+  arbitrary(user_name) AS user_name,
+  arbitrary(role_name) AS role_name,
   count(*) AS n_errors,
   count(DISTINCT eventName) AS n_apis,
   count(DISTINCT eventSource) AS n_services,
   count(DISTINCT sourceIPAddress) AS n_source_ips
-FROM $EDS_ID
-WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
-  AND errorCode IS NOT NULL
-  AND (errorCode IN ('AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation',
-                     'Client.UnauthorizedOperation', 'UnauthorizedAccess', 'AuthorizationError',
-                     'AuthorizationErrorException', 'NotAuthorized', 'Forbidden', 'ForbiddenException',
-                     'Client.AccessDenied', 'UnauthorizedException')
-       OR regexp_like(errorCode, '^(Client\.)?(AccessDenied|Unauthorized)'))
-  AND userIdentity.invokedBy IS NULL
-  AND coalesce(sessionCredentialFromConsole, 'false') <> 'true'
-  AND NOT regexp_like(sourceIPAddress, 'amazonaws\.com$')
-GROUP BY userIdentity.arn, recipientAccountId
+FROM denied
+GROUP BY arn, recipientAccountId
 HAVING count(*) >= $THRESHOLD AND count(DISTINCT eventName) >= 5

@@ -19,34 +19,42 @@ false_positives:
   - Emergency (break-glass) admin users created by the platform's IaC outside CloudFormation (allowlist its role).
 runbook: notebooks/compromised_credentials.ipynb
 */
+WITH calls AS (
+  SELECT
+    eventID, eventTime, eventName, sourceIPAddress, userAgent, recipientAccountId, awsRegion,
+    userIdentity.arn AS arn, userIdentity.type AS utype, userIdentity.accessKeyId AS akid,
+    coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn) AS principal_arn,
+    element_at(requestParameters, 'userName') AS user_name,
+    (eventName = 'AttachUserPolicy'
+     AND regexp_like(element_at(requestParameters, 'policyArn'), ':policy/AdministratorAccess$'))
+    OR (eventName = 'PutUserPolicy'
+        AND regexp_like(element_at(requestParameters, 'policyDocument'), '"Action"\s*:\s*(\[\s*)?"(\*|iam:\*)"')) AS admin_grant
+  FROM $EDS_ID
+  WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
+    AND eventSource = 'iam.amazonaws.com'
+    AND errorCode IS NULL
+    AND userIdentity.invokedBy IS NULL
+    AND eventName IN ('CreateUser', 'AttachUserPolicy', 'PutUserPolicy', 'CreateAccessKey', 'CreateLoginProfile')
+    AND element_at(requestParameters, 'userName') IS NOT NULL
+)
 SELECT
   array_agg(eventID) AS event_ids,
   min(eventTime) AS first_seen,
   max(eventTime) AS last_seen,
-  userIdentity.arn AS actor_arn,
-  arbitrary(userIdentity.type) AS actor_type,
-  arbitrary(userIdentity.accessKeyId) AS access_key_id,
+  arn AS actor_arn,
+  arbitrary(utype) AS actor_type,
+  arbitrary(akid) AS access_key_id,
   arbitrary(sourceIPAddress) AS source_ip,
   arbitrary(userAgent) AS user_agent,
   arbitrary(recipientAccountId) AS account_id,
   arbitrary(awsRegion) AS region,
   array_join(array_sort(array_agg(DISTINCT eventName)), ',') AS event_name,
-  element_at(requestParameters, 'userName') AS target,
-  arbitrary(coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn)) AS principal_arn,
-  element_at(requestParameters, 'userName') AS user_name,
+  user_name AS target,
+  arbitrary(principal_arn) AS principal_arn,
+  user_name,
   count(*) AS n_events
-FROM $EDS_ID
-WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
-  AND eventSource = 'iam.amazonaws.com'
-  AND errorCode IS NULL
-  AND userIdentity.invokedBy IS NULL
-  AND eventName IN ('CreateUser', 'AttachUserPolicy', 'PutUserPolicy', 'CreateAccessKey', 'CreateLoginProfile')
-  AND element_at(requestParameters, 'userName') IS NOT NULL
-GROUP BY userIdentity.arn, element_at(requestParameters, 'userName')
+FROM calls
+GROUP BY arn, user_name
 HAVING count_if(eventName = 'CreateUser') > 0
    AND count_if(eventName IN ('CreateAccessKey', 'CreateLoginProfile')) > 0
-   AND count_if(
-         (eventName = 'AttachUserPolicy'
-          AND regexp_like(element_at(requestParameters, 'policyArn'), ':policy/AdministratorAccess$'))
-         OR (eventName = 'PutUserPolicy'
-             AND regexp_like(element_at(requestParameters, 'policyDocument'), '"Action"\s*:\s*(\[\s*)?"(\*|iam:\*)"'))) > 0
+   AND count_if(admin_grant) > 0

@@ -21,7 +21,10 @@ false_positives:
 runbook: notebooks/compromised_credentials.ipynb
 */
 WITH iam AS (
-  SELECT *,
+  SELECT
+    eventID, eventTime, eventName, sourceIPAddress, userAgent, recipientAccountId, awsRegion,
+    userIdentity.arn AS arn, userIdentity.type AS utype, userIdentity.accessKeyId AS akid,
+    coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn) AS principal_arn,
     element_at(requestParameters, 'roleName') AS role_name,
     CASE WHEN eventName = 'CreateRole' THEN 1 ELSE 0 END AS is_create,
     CASE WHEN eventName <> 'CreateRole' THEN NULL
@@ -45,16 +48,16 @@ SELECT
   array_agg(eventID) AS event_ids,
   min(eventTime) AS first_seen,
   max(eventTime) AS last_seen,
-  max_by(userIdentity.arn, is_create) AS actor_arn,
-  max_by(userIdentity.type, is_create) AS actor_type,
-  max_by(userIdentity.accessKeyId, is_create) AS access_key_id,
+  max_by(arn, is_create) AS actor_arn,
+  max_by(utype, is_create) AS actor_type,
+  max_by(akid, is_create) AS access_key_id,
   max_by(sourceIPAddress, is_create) AS source_ip,
   max_by(userAgent, is_create) AS user_agent,
   max_by(recipientAccountId, is_create) AS account_id,
   max_by(awsRegion, is_create) AS region,
   array_join(array_sort(array_agg(DISTINCT eventName)), ',') AS event_name,
   role_name AS target,
-  max_by(coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn), is_create) AS principal_arn,
+  max_by(principal_arn, is_create) AS principal_arn,
   role_name,
   max(foreign_trust) AS external_account,
   CASE WHEN count(*) > count_if(is_create = 1) THEN 'trust to another account or anyone; administrator permissions granted'

@@ -19,29 +19,38 @@ false_positives:
   - An application that stores every object with SSE-C (allowlist its role; AWS now recommends blocking SSE-C on buckets that do not need it).
 runbook: notebooks/compromised_credentials.ipynb
 */
+WITH writes AS (
+  SELECT
+    eventID, eventTime, eventName, sourceIPAddress, userAgent, recipientAccountId, awsRegion,
+    userIdentity.arn AS arn, userIdentity.type AS utype, userIdentity.accessKeyId AS akid,
+    coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn) AS principal_arn,
+    element_at(requestParameters, 'bucketName') AS bucket,
+    element_at(requestParameters, 'key') AS object_key
+  FROM $EDS_ID
+  WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
+    AND eventSource = 's3.amazonaws.com'
+    AND eventName IN ('PutObject', 'CopyObject', 'CreateMultipartUpload')
+    AND errorCode IS NULL
+    AND userIdentity.invokedBy IS NULL
+    AND element_at(requestParameters, 'x-amz-server-side-encryption-customer-algorithm') IS NOT NULL
+)
 SELECT
   array_agg(eventID) AS event_ids,
   min(eventTime) AS first_seen,
   max(eventTime) AS last_seen,
-  userIdentity.arn AS actor_arn,
-  arbitrary(userIdentity.type) AS actor_type,
-  max_by(userIdentity.accessKeyId, eventTime) AS access_key_id,
+  arn AS actor_arn,
+  arbitrary(utype) AS actor_type,
+  max_by(akid, eventTime) AS access_key_id,
   max_by(sourceIPAddress, eventTime) AS source_ip,
   max_by(userAgent, eventTime) AS user_agent,
   recipientAccountId AS account_id,
   awsRegion AS region,
   array_join(array_sort(array_agg(DISTINCT eventName)), ',') AS event_name,
-  element_at(requestParameters, 'bucketName') AS target,
-  arbitrary(coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn)) AS principal_arn,
-  element_at(requestParameters, 'bucketName') AS bucket_name,
-  count(DISTINCT element_at(requestParameters, 'key')) AS n_objects,
+  bucket AS target,
+  arbitrary(principal_arn) AS principal_arn,
+  bucket AS bucket_name,
+  count(DISTINCT object_key) AS n_objects,
   count_if(eventName = 'CopyObject') AS n_copies_in_place
-FROM $EDS_ID
-WHERE eventTime >= $START_TIME AND eventTime < $END_TIME
-  AND eventSource = 's3.amazonaws.com'
-  AND eventName IN ('PutObject', 'CopyObject', 'CreateMultipartUpload')
-  AND errorCode IS NULL
-  AND userIdentity.invokedBy IS NULL
-  AND element_at(requestParameters, 'x-amz-server-side-encryption-customer-algorithm') IS NOT NULL
-GROUP BY userIdentity.arn, recipientAccountId, awsRegion, element_at(requestParameters, 'bucketName')
-HAVING count(DISTINCT element_at(requestParameters, 'key')) >= $THRESHOLD
+FROM writes
+GROUP BY arn, recipientAccountId, awsRegion, bucket
+HAVING count(DISTINCT object_key) >= $THRESHOLD
