@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -17,6 +18,14 @@ from trailhound.store.ingest import Ingestor, IngestSummary
 from trailhound.store.schema import EVENTS_TABLE, create_table_sql
 
 DEFAULT_DB = Path(".trailhound") / "events.duckdb"
+
+
+@functools.lru_cache(maxsize=512)
+def _translate(bound_sql: str) -> str:
+    """Lake SQL (values already bound) to DuckDB; cached, since a runner repeats the same text."""
+    from trailhound.sql.translate import to_duckdb  # sqlglot: loaded when SQL is first run, not to ingest
+
+    return to_duckdb(bound_sql)
 
 
 def default_db_path() -> Path:
@@ -72,9 +81,7 @@ class LocalStore:
 
     # -- EventStore ------------------------------------------------------------------------
     def compile(self, sql: str, params: Mapping[str, Any] | None = None) -> str:
-        from trailhound.sql.translate import to_duckdb  # sqlglot: loaded when SQL is first run, not to ingest
-
-        return to_duckdb(bind(sql, params or {}, table=EVENTS_TABLE))
+        return _translate(bind(sql, params or {}, table=EVENTS_TABLE))
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         compiled = self.compile(sql, params)
