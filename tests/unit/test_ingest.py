@@ -452,10 +452,13 @@ def test_nothing_is_left_in_the_session_after_a_run(store: LocalStore, tmp_path:
 
 def test_many_files_in_several_batches_match_one_batch(tmp_path: Path) -> None:
     n = delivery_tree(tmp_path, n_files=12, per_file=5)
-    one_batch, many = LocalStore(":memory:"), LocalStore(":memory:")
+    write_delivery(tmp_path / "zz-repeats.json", [RECORDS[0], RECORDS[0], variant(RECORDS[0], 0)])
+    one_batch, many, branches = LocalStore(":memory:"), LocalStore(":memory:"), LocalStore(":memory:")
     a = one_batch.ingest([tmp_path])
     b = Ingestor(many.con, batch_bytes=20_000).ingest([tmp_path])  # about 3 files a batch
-    assert a.as_dict() == b.as_dict()
-    assert a.added == n
+    branches.con.execute("SET threads = 3")
+    c = Ingestor(branches.con, parallel_min_records=0).ingest([tmp_path])  # one insert branch per thread
+    assert a.as_dict() == b.as_dict() == c.as_dict()
+    assert (a.added, a.duplicates) == (n + 1, 2)
     q = "SELECT eventID, eventTime, userIdentity, requestParameters, resources, eventJson FROM events ORDER BY 1"
-    assert one_batch.con.execute(q).fetchall() == many.con.execute(q).fetchall()
+    assert one_batch.con.execute(q).fetchall() == many.con.execute(q).fetchall() == branches.con.execute(q).fetchall()

@@ -157,6 +157,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 # stays under 2 GB.
 BATCH_BYTES = 384 * 1024 * 1024
 MAX_OBJECT = 2**31 - 1
+PARALLEL_MIN_RECORDS = 20_000  # below this, one branch: planning the insert twice costs more than it saves
 _SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz")
 _DATA_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException)
 
@@ -402,10 +403,11 @@ class Ingestor:
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, table: str = EVENTS_TABLE, *,
-                 batch_bytes: int = BATCH_BYTES):
+                 batch_bytes: int = BATCH_BYTES, parallel_min_records: int = PARALLEL_MIN_RECORDS):
         self.con = con
         self.table = table
         self.batch_bytes = batch_bytes
+        self.parallel_min_records = parallel_min_records
         con.execute("SET TimeZone = 'UTC'")  # the store's session zone; time casts below rely on it
         con.execute("SET write_buffer_row_group_count = 1")  # write each full row group at once: bounded memory
         row = con.execute("SELECT current_setting('threads')").fetchone()
@@ -583,7 +585,7 @@ class Ingestor:
         # DuckDB splits a table scan by row groups (122,880 rows): a batch of one or two row groups
         # would be parsed by one thread. One branch per thread, each taking every n-th record,
         # keeps all cores on the expensive part (parse, transform, compress).
-        parts = self.parallel
+        parts = self.parallel if valid >= self.parallel_min_records else 1
         branches = " UNION ALL ".join(
             "SELECT j, id, ts, json_transform(j, ?) AS r FROM _raw w WHERE reason IS NULL"  # noqa: S608
             + skip + (f" AND idx % {parts} = {k}" if parts > 1 else "")  # constants and ints only
