@@ -33,12 +33,20 @@ def uncached(sql: str, params: dict[str, Any]) -> str:
     return to_duckdb(bind(sql, params, table=TABLE))
 
 
+def cached(sql: str, params: dict[str, Any]) -> str:
+    """compile_cached past its first call for this text (which translates as is): from the template."""
+    first = compile_cached(sql, params, table=TABLE)
+    again = compile_cached(sql, params, table=TABLE)
+    assert again == first
+    return again
+
+
 @pytest.mark.parametrize("window", WINDOWS, ids=["aware", "naive-leap", "offset"])
 def test_every_detection_compiles_to_the_uncached_text(window: tuple[dt.datetime, dt.datetime]) -> None:
     settings_ = Settings()
     for detection in load_detections():
         params = query_params(detection, *window, tuning_for(detection, settings_))
-        assert compile_cached(detection.sql, params, table=TABLE) == uncached(detection.sql, params), detection.id
+        assert cached(detection.sql, params) == uncached(detection.sql, params), detection.id
 
 
 def test_every_detection_template_is_cacheable() -> None:
@@ -51,11 +59,15 @@ def test_every_detection_template_is_cacheable() -> None:
         assert translate._template(detection.sql, TABLE, slots) is not None, detection.id
 
 
-def test_second_call_with_other_values_hits_the_cache() -> None:
+def test_the_template_is_built_at_the_second_call_and_reused() -> None:
     sql = "SELECT eventID FROM $EDS_ID WHERE eventTime >= $START_TIME AND eventTime < $END_TIME AND eventName = $NAME"
     first = {"START_TIME": WINDOWS[0][0], "END_TIME": WINDOWS[0][1], "name": "GetObject"}
     second = {"START_TIME": WINDOWS[1][0], "END_TIME": WINDOWS[1][1], "name": "it's"}
-    compile_cached(sql, first, table=TABLE)
+    before = cache_info()
+    assert compile_cached(sql, first, table=TABLE) == uncached(sql, first)
+    assert cache_info() == before  # the first call translates as is
+    assert compile_cached(sql, second, table=TABLE) == uncached(sql, second)
+    assert cache_info().misses == before.misses + 1  # the second builds the template
     hits = cache_info().hits
     out = compile_cached(sql, second, table=TABLE)
     assert cache_info().hits == hits + 1
@@ -71,14 +83,14 @@ def test_string_values_are_substituted_as_their_literal(value: str) -> None:
     sql = ("SELECT eventID FROM $EDS_ID WHERE eventTime >= $START_TIME AND eventTime < $END_TIME "
            "AND (userIdentity.arn = $ARN OR sourceIPAddress = $ARN) AND eventName <> $OTHER")
     params = {"START_TIME": WINDOWS[0][0], "END_TIME": WINDOWS[0][1], "ARN": value, "OTHER": "x"}
-    assert compile_cached(sql, params, table=TABLE) == uncached(sql, params)
+    assert cached(sql, params) == uncached(sql, params)
 
 
 def test_a_value_that_spells_another_slots_sentinel_is_not_substituted_again() -> None:
     sql = "SELECT eventID FROM $EDS_ID WHERE eventName = $A AND eventSource = $B"
     sentinel_b = translate._sentinel("str", 1, 0)  # slots are sorted by name: A is 0, B is 1
     params = {"A": sentinel_b, "B": "s3.amazonaws.com"}
-    out = compile_cached(sql, params, table=TABLE)
+    out = cached(sql, params)
     assert out == uncached(sql, params)
     assert f"eventName = '{sentinel_b}'" in out
 
@@ -90,7 +102,7 @@ def test_any_text_and_count_give_the_uncached_text(text: str, n: int) -> None:
     sql = ("SELECT count(*) AS n FROM $EDS_ID WHERE eventName = $NAME GROUP BY userIdentity.arn "
            "HAVING count(*) >= $THRESHOLD")
     params = {"NAME": text, "THRESHOLD": n}
-    assert compile_cached(sql, params, table=TABLE) == uncached(sql, params)
+    assert cached(sql, params) == uncached(sql, params)
 
 
 @pytest.mark.parametrize(("sql", "values"), [
@@ -103,7 +115,7 @@ def test_any_text_and_count_give_the_uncached_text(text: str, n: int) -> None:
 ])
 def test_value_dependent_translations_match_the_uncached_text(sql: str, values: list[dict[str, Any]]) -> None:
     for params in values:
-        assert compile_cached(sql, params, table=TABLE) == uncached(sql, params)
+        assert cached(sql, params) == uncached(sql, params)
 
 
 @pytest.mark.parametrize("params", [
@@ -111,24 +123,25 @@ def test_value_dependent_translations_match_the_uncached_text(sql: str, values: 
 ])
 def test_other_kinds_take_the_uncached_path(params: dict[str, Any]) -> None:
     sql = "SELECT eventID, $X AS x FROM $EDS_ID"
-    assert compile_cached(sql, params, table=TABLE) == uncached(sql, params)
+    assert cached(sql, params) == uncached(sql, params)
 
 
 def test_placeholders_in_literals_and_comments_are_left_alone() -> None:
     sql = "SELECT '$NAME' AS a, eventID /* $NAME */ FROM $EDS_ID -- $NAME\nWHERE eventName = $NAME"
     params = {"NAME": "GetObject"}
-    out = compile_cached(sql, params, table=TABLE)
+    out = cached(sql, params)
     assert out == uncached(sql, params)
     assert "'$NAME'" in out
 
 
 def test_no_placeholders_and_unused_parameters() -> None:
     sql = "SELECT count(*) AS n FROM $EDS_ID"
-    assert compile_cached(sql, {"UNUSED": object()}, table=TABLE) == uncached(sql, {})
+    assert cached(sql, {"UNUSED": object()}) == uncached(sql, {})
 
 
 def test_errors_are_the_uncached_errors() -> None:
     sql = "SELECT eventID FROM $EDS_ID WHERE eventName = $NAME AND eventTime >= $START_TIME"
+    cached(sql, {"START_TIME": WINDOWS[0][0], "NAME": "a"})  # the template exists: errors from its path
     with pytest.raises(UserInputError, match=r"missing SQL parameter\(s\): \$NAME"):
         compile_cached(sql, {"START_TIME": WINDOWS[0][0]}, table=TABLE)
     with pytest.raises(UnsafeValueError, match="U\\+0001"):
@@ -136,17 +149,15 @@ def test_errors_are_the_uncached_errors() -> None:
     with pytest.raises(UserInputError, match="no table"):
         compile_cached(sql, {"START_TIME": WINDOWS[0][0], "NAME": "a"})
     broken = "SELECT eventID FROM $EDS_ID WHERE eventName = $NAME AND ("
-    with pytest.raises(SqlError) as cached_error:
-        compile_cached(broken, {"NAME": "a"}, table=TABLE)
-    with pytest.raises(SqlError) as plain_error:
-        uncached(broken, {"NAME": "a"})
-    assert str(cached_error.value) == str(plain_error.value)
     unsupported = "SELECT eventID FROM $EDS_ID WHERE eventName = $NAME\nAND geometry_from_text(eventName) IS NULL"
-    with pytest.raises(UnsupportedSqlError) as cached_unsupported:
-        compile_cached(unsupported, {"NAME": "a"}, table=TABLE)
-    with pytest.raises(UnsupportedSqlError) as plain_unsupported:
-        uncached(unsupported, {"NAME": "a"})
-    assert str(cached_unsupported.value) == str(plain_unsupported.value)
+    for text, error in ((broken, SqlError), (unsupported, UnsupportedSqlError)):
+        with pytest.raises(error) as plain:
+            uncached(text, {"NAME": "a"})
+        for _ in range(3):  # first call, template attempt, after it
+            with pytest.raises(error) as from_cache:
+                compile_cached(text, {"NAME": "a"}, table=TABLE)
+            assert type(from_cache.value) is type(plain.value)
+            assert str(from_cache.value) == str(plain.value)
 
 
 # --- IN lists as semi joins (a speed rewrite of to_duckdb) ------------------------------------

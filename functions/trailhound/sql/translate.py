@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 import re
 import secrets
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -207,11 +208,19 @@ def _template(sql: str, table: str | None, slots: tuple[tuple[str, str], ...]) -
     return _Template(text=text0, slots=slots, pattern=pattern, by_literal=by_literal)
 
 
+# (sql, table, slots) seen once: the template is built at the second call.
+_SEEN: dict[tuple[str, str | None, tuple[tuple[str, str], ...]], None] = {}
+_SEEN_MAX = 1024
+_SEEN_LOCK = threading.Lock()
+
+
 def compile_cached(sql: str, params: Mapping[str, Any] | None = None, *, table: str | None = None) -> str:
     """``to_duckdb(bind(sql, params, table=table))``, with the translation cached per SQL text.
 
-    Same result and same errors as the uncached form; only the literals of this call's values are
-    made per call (by ``sql_literal``) and put where the cached template has its sentinels.
+    Same result and same errors as the uncached form. The first call for a text translates it as
+    is; the second builds its template (translated with sentinel values, checked, cached); later
+    calls only make the literals of their values (by ``sql_literal``) and put them where the
+    template has its sentinels.
     """
     params = params or {}
     names = _names(sql)
@@ -220,6 +229,17 @@ def compile_cached(sql: str, params: Mapping[str, Any] | None = None, *, table: 
     if not names or any(kind is None for _, kind in kinds):
         return to_duckdb(bind(sql, params, table=table))
     slots = tuple((name, str(kind)) for name, kind in kinds)
+    key = (sql, table, slots)
+    with _SEEN_LOCK:
+        first = key not in _SEEN
+        if first:
+            _SEEN[key] = None
+            while len(_SEEN) > _SEEN_MAX:
+                del _SEEN[next(iter(_SEEN))]
+    if first:
+        # A text seen once is translated as is: building and checking a template costs two
+        # translations, which a one-shot `trailhound detect` would pay for nothing.
+        return to_duckdb(bind(sql, params, table=table))
     template = _template(sql, table, slots)
     if template is None:
         return to_duckdb(bind(sql, params, table=table))
