@@ -10,7 +10,8 @@ ingests again, e.g. after a change to the store's layout). Printed:
 (a) **pack**: every detection in ``sql/detections`` through ``run_detections`` (what
     ``trailhound detect`` runs: bind, translate, execute, contract checks, findings; on the local
     store detections run side by side on cursors) over the data set's whole time range, as one
-    window; best of ``--repeat`` runs, wall and CPU seconds;
+    window: the process's first run, then the best of ``--repeat`` more (a long-running scheduler
+    or ``watch`` translates each detection's SQL once), wall and CPU seconds;
 (b) **python loop**: what a per-event implementation costs at the least: read every delivery
     file, parse every record, and test each record against each detection's event-source/name
     filter (taken from its SQL) — no joins, no aggregation, so a lower bound for such a design;
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--files", type=int, default=1000)
-    ap.add_argument("--repeat", type=int, default=3, help="pack runs; the best is reported")
+    ap.add_argument("--repeat", type=int, default=3, help="pack runs after the first; the best is reported")
     ap.add_argument("--workers", type=int, default=None, help=f"detections at a time (default {LOCAL_WORKERS})")
     ap.add_argument("--rebuild", action="store_true", help="ingest the store again")
     ap.add_argument("--no-python-loop", action="store_true")
@@ -133,19 +134,21 @@ def main(argv: list[str] | None = None) -> int:
           f"threads={threads[0] if threads else '?'}, workers={args.workers or LOCAL_WORKERS}")
     print(f"before: {load()}")
 
-    # (a) the pack as `trailhound detect` runs it
-    best = (float("inf"), 0.0)
-    findings = 0
-    misses_before = cache_info().misses
-    for _ in range(args.repeat):
+    # (a) the pack as `trailhound detect` runs it: the first run of this process (every SQL text
+    # translated), then the best of --repeat more (what a long-running scheduler or `watch` pays)
+    def pack() -> tuple[float, float, int]:
         wall, cpu = time.perf_counter(), time.process_time()
-        findings = len(run_detections(store, detections, start, end, settings=settings, workers=args.workers))
-        best = min(best, (time.perf_counter() - wall, time.process_time() - cpu))
-    info = cache_info()
-    cached = info.hits > 0 and info.misses - misses_before <= len(detections)
+        n = len(run_detections(store, detections, start, end, settings=settings, workers=args.workers))
+        return time.perf_counter() - wall, time.process_time() - cpu, n
+
+    first_run = pack()
+    hits_before = cache_info().hits
+    best = min(pack() for _ in range(max(1, args.repeat)))
+    cached = cache_info().hits > hits_before
     print(f"(a) pack: {best[0]:.2f} s wall ({best[1]:.2f} s CPU) for {len(detections)} detections, "
-          f"{findings:,} findings, best of {args.repeat}; SQL translation "
-          + ("cached (compiled once per detection)" if cached else
+          f"{best[2]:,} findings, best of {max(1, args.repeat)} after a first run of {first_run[0]:.2f} s "
+          f"({first_run[1]:.2f} s CPU); SQL translation "
+          + ("cached after the first runs" if cached else
              "NOT cached: LocalStore.compile translates every run (use trailhound.sql.translate.compile_cached)"))
 
     # (b) a per-event Python loop over the same records
