@@ -3,9 +3,9 @@
     .venv/bin/python bench/bench_detections.py [--records 1000000] [--files 1000] [--repeat 3]
                                                [--workers N] [--rebuild] [--no-python-loop]
 
-The data set comes from ``gen_events.ensure_dataset`` (cached under ``bench/data/``) and is
-ingested once into ``bench/data/<dataset>.duckdb`` by ``LocalStore.ingest`` (``--rebuild``
-ingests again, e.g. after a change to the store's layout). Printed:
+The data set and its store come from ``gen_events.ensure_dataset`` / ``ensure_store`` (cached
+under ``bench/data/``; ``--rebuild`` ingests the store again, e.g. after a change to the store's
+layout). Printed:
 
 (a) **pack**: every detection in ``sql/detections`` through ``run_detections`` (what
     ``trailhound detect`` runs: bind, translate, execute, contract checks, findings; on the local
@@ -39,7 +39,7 @@ import orjson
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from gen_events import ensure_dataset  # noqa: E402
+from gen_events import ensure_dataset, ensure_store  # noqa: E402
 from trailhound.config import Settings  # noqa: E402
 from trailhound.detections.model import Detection, load_detections  # noqa: E402
 from trailhound.detections.runner import LOCAL_WORKERS, run_detection, run_detections  # noqa: E402
@@ -56,17 +56,18 @@ _NAME_LIKE = re.compile(r"eventName\s+LIKE\s*'([^'%]+)%'", re.I)
 Predicate = tuple[str, set[str], set[str], tuple[str, ...]]
 
 
-def build_store(root: Path, rebuild: bool = False) -> Path:
+def build_store(records: int, files: int, rebuild: bool = False) -> tuple[Path, Path]:
+    """(delivery files root, store) of the cached data set; the store is ingested again on ``rebuild``."""
+    root, _ = ensure_dataset(records=records, files=files)
     db = root.parent / f"{root.name}.duckdb"
     if rebuild:
         for stale in (db, db.with_name(db.name + ".wal")):
             stale.unlink(missing_ok=True)
     if not db.exists():
         started = time.perf_counter()
-        with LocalStore(db) as store:
-            summary = store.ingest([str(root / "AWSLogs")])
-        print(f"ingested {summary.added:,} events into {db} in {time.perf_counter() - started:.1f} s")
-    return db
+        ensure_store(records=records, files=files)
+        print(f"ingested {records:,} events into {db} in {time.perf_counter() - started:.1f} s")
+    return root, db
 
 
 def _listed(group: str) -> set[str]:
@@ -120,8 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     os.environ.setdefault("TZ", "UTC")
 
-    root, _ = ensure_dataset(records=args.records, files=args.files)
-    db = build_store(root, rebuild=args.rebuild)
+    root, db = build_store(args.records, args.files, rebuild=args.rebuild)
     store = LocalStore(db, read_only=True)
     first, last = store.time_range()
     start = first.replace(tzinfo=dt.UTC)
