@@ -1,7 +1,7 @@
 """Benchmark: the whole detection pack over a 1M-event local store, beside a per-event Python loop.
 
     .venv/bin/python bench/bench_detections.py [--records 1000000] [--files 1000] [--repeat 3]
-                                               [--workers N] [--rebuild] [--no-python-loop]
+                                               [--workers N] [--rebuild] [--db FILE] [--no-python-loop]
 
 The data set and its store come from ``gen_events.ensure_dataset`` / ``ensure_store`` (cached
 under ``bench/data/``; ``--rebuild`` ingests the store again, e.g. after a change to the store's
@@ -19,7 +19,8 @@ layout). Printed:
 
 Also printed: the load average before and after (other work on the machine shows in the wall
 times; CPU seconds are the steadier figure) and whether the SQL translation came from the
-cache. Target (issue 3): the pack in at most 5 s on a 2-core machine.
+cache. Target (issue 3): the pack in at most 5 s on a 2-core machine. Figures and analysis:
+docs/detections-performance.md.
 """
 
 from __future__ import annotations
@@ -117,11 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="pack runs after the first; the best is reported")
     ap.add_argument("--workers", type=int, default=None, help=f"detections at a time (default {LOCAL_WORKERS})")
     ap.add_argument("--rebuild", action="store_true", help="ingest the store again")
+    ap.add_argument("--db", type=Path, default=None,
+                    help="run over this store instead (the same records in another layout, say)")
     ap.add_argument("--no-python-loop", action="store_true")
     args = ap.parse_args(argv)
     os.environ.setdefault("TZ", "UTC")
 
     root, db = build_store(args.records, args.files, rebuild=args.rebuild)
+    db = args.db or db
     store = LocalStore(db, read_only=True)
     first, last = store.time_range()
     start = first.replace(tzinfo=dt.UTC)
@@ -129,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     detections = load_detections()
     settings = Settings()
     threads = store.con.execute("SELECT current_setting('threads')").fetchone()
-    print(f"{store.count():,} events, {len(detections)} detections, window [{start:%Y-%m-%dT%H:%M}Z, "
+    print(f"{db}: {store.count():,} events, {len(detections)} detections, window [{start:%Y-%m-%dT%H:%M}Z, "
           f"{end:%Y-%m-%dT%H:%M}Z); {os.cpu_count()} cores, DuckDB {duckdb.__version__} "
           f"threads={threads[0] if threads else '?'}, workers={args.workers or LOCAL_WORKERS}")
     print(f"before: {load()}")
