@@ -68,8 +68,11 @@ def kernel_name() -> str:
 
 @pytest.fixture(scope="session")
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
+    import subprocess
+    import time
+    import urllib.request
+
     import boto3
-    from moto.server import ThreadedMotoServer
     from trailhound.demo.emulator import seed
     from trailhound.simulate.scenarios import Resources, simulate
     from trailhound.store.local import LocalStore
@@ -88,8 +91,19 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
             mp.delenv(name, raising=False)
         for name, value in env.items():
             mp.setenv(name, value)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
+        # Its own process: moto's backends are process-global, and every other test's mock_aws
+        # resets them on exit, which would wipe this account in the middle of the session.
+        server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)  # noqa: S310 - local test server
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the local AWS endpoint (moto server) did not start") from None
+                time.sleep(0.2)
         try:
             res = seed(boto3.Session(region_name="us-east-1"), Resources())
             sim = simulate(SCENARIOS, base / "cloudtrail", seed=7, start=START, resources=res)
@@ -105,4 +119,5 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
                     s3.create_bucket(Bucket=bucket)
             yield Recording(db=db, start=sim.start, end=sim.end, endpoint=endpoint, resources=res.to_dict())
         finally:
-            server.stop()
+            server.terminate()
+            server.wait(timeout=30)

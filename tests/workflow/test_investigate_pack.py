@@ -8,7 +8,6 @@ import json
 import os
 from pathlib import Path
 
-import boto3
 import pytest
 from moto import mock_aws
 from trailhound.cli import main
@@ -36,7 +35,6 @@ def test_every_finding_of_the_pack_investigates(tmp_path: Path, monkeypatch: pyt
     assert len(detections) >= 60  # nearly every detection fires on its own positives
     (tmp_path / "findings.json").write_text(json.dumps(findings))
     with mock_aws():  # dry-run plans read an empty emulated account: they may fail, and say so
-        boto3.setup_default_session()
         assert main(["investigate", "--finding-file", "findings.json", "--db", str(db), "--format", "json"]) == 0
     records = json.loads(capsys.readouterr().out)
     assert len(records) == len(findings)
