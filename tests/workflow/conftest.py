@@ -116,7 +116,8 @@ def workflow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Workfl
         return json.dumps(result, default=str).encode()
 
     monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}) as aws:
+        aws.reset()  # moto resets only for the outermost mock: start from an empty account however mocks nest
         investigate.context.cache_clear()
         contain._contain.cache_clear()
         ddb = boto3.client("dynamodb", region_name=REGION)
