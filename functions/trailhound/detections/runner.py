@@ -103,11 +103,19 @@ def run_detections(store: EventStore, detections: Iterable[Detection], start: dt
             finally:
                 free.put(handle)
 
+        pool = ThreadPoolExecutor(max_workers=len(handles), thread_name_prefix="detect")
         try:
-            with ThreadPoolExecutor(max_workers=len(handles), thread_name_prefix="detect") as pool:
-                for found in pool.map(one, todo):
-                    findings.extend(found)
+            for found in pool.map(one, todo):
+                findings.extend(found)
+        except BaseException:
+            # An error or Ctrl-C: start nothing more and stop the queries still running (the
+            # signal reaches this thread only), then let the workers unwind.
+            pool.shutdown(wait=False, cancel_futures=True)
+            for handle in handles:
+                handle.con.interrupt()
+            raise
         finally:
+            pool.shutdown(wait=True)
             for handle in handles:
                 handle.close()
     findings.sort(key=lambda f: (-f.severity.rank, f.first_seen, f.detection_id))
