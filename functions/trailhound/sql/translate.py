@@ -208,6 +208,13 @@ def _template(sql: str, table: str | None, slots: tuple[tuple[str, str], ...]) -
     return _Template(text=text0, slots=slots, pattern=pattern, by_literal=by_literal)
 
 
+@functools.lru_cache(maxsize=512)
+def _translate_bound(bound_sql: str) -> str:
+    """Translation of SQL with its values bound, for texts without a template (no value
+    placeholders, values of other kinds, the first call): the same text repeated is free."""
+    return to_duckdb(bound_sql)
+
+
 # (sql, table, slots) seen once: the template is built at the second call.
 _SEEN: dict[tuple[str, str | None, tuple[tuple[str, str], ...]], None] = {}
 _SEEN_MAX = 1024
@@ -218,7 +225,7 @@ def compile_cached(sql: str, params: Mapping[str, Any] | None = None, *, table: 
     """``to_duckdb(bind(sql, params, table=table))``, with the translation cached per SQL text.
 
     Same result and same errors as the uncached form. The first call for a text translates it as
-    is; the second builds its template (translated with sentinel values, checked, cached); later
+    is (cached by the bound text, like texts without a template); the second builds its template (translated with sentinel values, checked, cached); later
     calls only make the literals of their values (by ``sql_literal``) and put them where the
     template has its sentinels.
     """
@@ -227,7 +234,7 @@ def compile_cached(sql: str, params: Mapping[str, Any] | None = None, *, table: 
     values = {k.upper(): v for k, v in params.items()}
     kinds = tuple((name, _kind(values[name])) if name in values else (name, None) for name in names)
     if not names or any(kind is None for _, kind in kinds):
-        return to_duckdb(bind(sql, params, table=table))
+        return _translate_bound(bind(sql, params, table=table))
     slots = tuple((name, str(kind)) for name, kind in kinds)
     key = (sql, table, slots)
     with _SEEN_LOCK:
@@ -239,10 +246,10 @@ def compile_cached(sql: str, params: Mapping[str, Any] | None = None, *, table: 
     if first:
         # A text seen once is translated as is: building and checking a template costs two
         # translations, which a one-shot `trailhound detect` would pay for nothing.
-        return to_duckdb(bind(sql, params, table=table))
+        return _translate_bound(bind(sql, params, table=table))
     template = _template(sql, table, slots)
     if template is None:
-        return to_duckdb(bind(sql, params, table=table))
+        return _translate_bound(bind(sql, params, table=table))
     literals = [_duck_literal(kind, values[name]) for name, kind in slots]
     return template.pattern.sub(lambda m: literals[template.by_literal[m.group()]], template.text)
 
