@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -12,20 +11,11 @@ from typing import Any
 import duckdb
 
 from trailhound.errors import SqlError, UserInputError
-from trailhound.sql.params import bind
 from trailhound.store.base import Engine, QueryResult
 from trailhound.store.ingest import Ingestor, IngestSummary
 from trailhound.store.schema import EVENTS_TABLE, create_table_sql
 
 DEFAULT_DB = Path(".trailhound") / "events.duckdb"
-
-
-@functools.lru_cache(maxsize=512)
-def _translate(bound_sql: str) -> str:
-    """Lake SQL (values already bound) to DuckDB; cached, since a runner repeats the same text."""
-    from trailhound.sql.translate import to_duckdb  # sqlglot: loaded when SQL is first run, not to ingest
-
-    return to_duckdb(bound_sql)
 
 
 def default_db_path() -> Path:
@@ -81,7 +71,11 @@ class LocalStore:
 
     # -- EventStore ------------------------------------------------------------------------
     def compile(self, sql: str, params: Mapping[str, Any] | None = None) -> str:
-        return _translate(bind(sql, params or {}, table=EVENTS_TABLE))
+        # Translated once per SQL text, whatever the values (see compile_cached); sqlglot is
+        # loaded when SQL is first run, not to ingest.
+        from trailhound.sql.translate import compile_cached
+
+        return compile_cached(sql, params or {}, table=EVENTS_TABLE)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         compiled = self.compile(sql, params)
