@@ -33,12 +33,26 @@ def uncached(sql: str, params: dict[str, Any]) -> str:
     return to_duckdb(bind(sql, params, table=TABLE))
 
 
+def other_values(params: dict[str, Any]) -> dict[str, Any]:
+    """Values of the same kinds, different from ``params``'."""
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if isinstance(v, dt.datetime):
+            out[k] = v + dt.timedelta(days=1, milliseconds=7)
+        elif isinstance(v, int) and not isinstance(v, bool):
+            out[k] = v + 1
+        elif isinstance(v, str):
+            out[k] = v + "~"
+        else:
+            out[k] = v
+    return out
+
+
 def cached(sql: str, params: dict[str, Any]) -> str:
-    """compile_cached past its first call for this text (which translates as is): from the template."""
-    first = compile_cached(sql, params, table=TABLE)
-    again = compile_cached(sql, params, table=TABLE)
-    assert again == first
-    return again
+    """compile_cached once its text has come with other values: from the template when it has one."""
+    compile_cached(sql, params, table=TABLE)  # first: translated as is
+    compile_cached(sql, other_values(params), table=TABLE)  # other values: the template is built
+    return compile_cached(sql, params, table=TABLE)
 
 
 @pytest.mark.parametrize("window", WINDOWS, ids=["aware", "naive-leap", "offset"])
@@ -59,18 +73,21 @@ def test_every_detection_template_is_cacheable() -> None:
         assert translate._template(detection.sql, TABLE, slots) is not None, detection.id
 
 
-def test_the_template_is_built_at_the_second_call_and_reused() -> None:
+def test_the_template_is_built_when_the_values_change_and_reused() -> None:
     sql = "SELECT eventID FROM $EDS_ID WHERE eventTime >= $START_TIME AND eventTime < $END_TIME AND eventName = $NAME"
     first = {"START_TIME": WINDOWS[0][0], "END_TIME": WINDOWS[0][1], "name": "GetObject"}
     second = {"START_TIME": WINDOWS[1][0], "END_TIME": WINDOWS[1][1], "name": "it's"}
     before = cache_info()
     assert compile_cached(sql, first, table=TABLE) == uncached(sql, first)
-    assert cache_info() == before  # the first call translates as is
+    assert compile_cached(sql, first, table=TABLE) == uncached(sql, first)
+    assert cache_info() == before  # the same values again: no template
     assert compile_cached(sql, second, table=TABLE) == uncached(sql, second)
-    assert cache_info().misses == before.misses + 1  # the second builds the template
+    assert cache_info().misses == before.misses + 1  # other values: the template is built
     hits = cache_info().hits
+    out = compile_cached(sql, first, table=TABLE)
+    assert out == uncached(sql, first)
     out = compile_cached(sql, second, table=TABLE)
-    assert cache_info().hits == hits + 1
+    assert cache_info().hits == hits + 2
     assert out == uncached(sql, second)
     assert "'it''s'" in out and "2024-02-29 23:59:59.999" in out
 
