@@ -6,15 +6,12 @@ stored ``version`` is the one read (so two rollbacks of one containment cannot b
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from trailhound import docstore
 from trailhound.containment.errors import (
     ContainmentAwsError,
     RecordConflictError,
@@ -63,6 +60,11 @@ def _newest_first(records: list[ContainmentRecord]) -> list[ContainmentRecord]:
     return sorted(records, key=lambda r: (r.created_at, r.id), reverse=True)
 
 
+def _conflict(record: ContainmentRecord, expected_version: int, where: str) -> RecordConflictError:
+    what = "already exists" if expected_version == 0 else "was changed meanwhile"
+    return RecordConflictError(f"containment record {record.id} {what} in {where}")
+
+
 class JsonFileRecordStore(ContainmentRecordStore):
     """A local JSON file ``{"records": [...]}``, replaced atomically (temp file + rename)."""
 
@@ -73,12 +75,9 @@ class JsonFileRecordStore(ContainmentRecordStore):
         return str(self.path)
 
     def _load(self) -> dict[str, dict[str, Any]]:
-        if not self.path.exists():
-            return {}
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8") or "{}")
-        except (OSError, json.JSONDecodeError) as exc:
-            raise UserInputError(f"{self.path}: not a containment records file ({exc})") from exc
+        data = docstore.load_json(
+            self.path, missing={"records": []}, empty={},
+            corrupt=lambda exc: f"{self.path}: not a containment records file ({exc})")
         items = data.get("records") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise UserInputError(f"{self.path}: expected an object with a \"records\" list")
@@ -86,25 +85,12 @@ class JsonFileRecordStore(ContainmentRecordStore):
 
     def _write(self, record: ContainmentRecord, expected_version: int) -> None:
         records = self._load()
-        stored = records.get(record.id)
-        stored_version = int(stored.get("version", 0)) if stored else 0
-        if stored_version != expected_version:
-            what = "already exists" if expected_version == 0 else "was changed meanwhile"
-            raise RecordConflictError(f"containment record {record.id} {what} in {self.path}")
+        if (docstore.stored_version(records.get(record.id)) or 0) != expected_version:
+            raise _conflict(record, expected_version, str(self.path))
         records[record.id] = record.model_dump(mode="json")
         ordered = sorted(records.values(), key=lambda r: (str(r.get("created_at")), str(r.get("id"))))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"records": ordered}, fh, indent=2, ensure_ascii=False)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        docstore.write_json_atomic(self.path, {"records": ordered}, indent=2, ensure_ascii=False,
+                                   final_newline=True)
 
     def get(self, record_id: str) -> ContainmentRecord:
         item = self._load().get(record_id)
@@ -128,12 +114,8 @@ class DynamoDBRecordStore(ContainmentRecordStore):
         return f"DynamoDB table {self.table_name}"
 
     def _aws(self, operation: str, exc: Exception) -> ContainmentAwsError:
-        if isinstance(exc, ClientError):
-            err = exc.response.get("Error", {})
-            return ContainmentAwsError(
-                f"containment records: AWS {operation} on {self.table_name} failed: {err.get('Code')}: "
-                + " ".join(str(err.get("Message", "")).split()))
-        return ContainmentAwsError(f"containment records: AWS {operation} on {self.table_name} failed: {exc}")
+        return ContainmentAwsError(f"containment records: AWS {operation} on {self.table_name} failed: "
+                                   + docstore.aws_error_text(exc))
 
     def _write(self, record: ContainmentRecord, expected_version: int) -> None:
         item = {
@@ -146,38 +128,21 @@ class DynamoDBRecordStore(ContainmentRecordStore):
         }
         if record.finding_id:
             item["finding_id"] = {"S": record.finding_id}
-        if expected_version == 0:
-            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(id)"}
-        else:
-            condition = {"ConditionExpression": "version = :v",
-                         "ExpressionAttributeValues": {":v": {"N": str(expected_version)}}}
-        try:
-            self.client.put_item(TableName=self.table_name, Item=item, **condition)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                what = "already exists" if expected_version == 0 else "was changed meanwhile"
-                raise RecordConflictError(f"containment record {record.id} {what} in {self.describe()}") from exc
-            raise self._aws("PutItem", exc) from exc
-        except BotoCoreError as exc:
-            raise self._aws("PutItem", exc) from exc
+        docstore.put_versioned(self.client, self.table_name, item, key="id", expected=expected_version or None,
+                               conflict=lambda: _conflict(record, expected_version, self.describe()),
+                               error=lambda exc: self._aws("PutItem", exc))
 
     def get(self, record_id: str) -> ContainmentRecord:
-        try:
-            resp = self.client.get_item(TableName=self.table_name, Key={"id": {"S": record_id}}, ConsistentRead=True)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._aws("GetItem", exc) from exc
-        if "Item" not in resp:
+        item = docstore.get_item(self.client, self.table_name, {"id": {"S": record_id}},
+                                 error=lambda exc: self._aws("GetItem", exc))
+        if item is None:
             raise RecordNotFoundError(f"no containment record {record_id!r} in {self.describe()}")
-        return ContainmentRecord.model_validate_json(resp["Item"]["record"]["S"])
+        return ContainmentRecord.model_validate_json(item["record"]["S"])
 
     def list(self) -> list[ContainmentRecord]:
-        out = []
-        try:
-            for page in self.client.get_paginator("scan").paginate(TableName=self.table_name):
-                out += [ContainmentRecord.model_validate_json(i["record"]["S"]) for i in page.get("Items", [])]
-        except (ClientError, BotoCoreError) as exc:
-            raise self._aws("Scan", exc) from exc
-        return _newest_first(out)
+        items = docstore.paged_items(self.client, "scan", {"TableName": self.table_name},
+                                     error=lambda exc: self._aws("Scan", exc))
+        return _newest_first([ContainmentRecord.model_validate_json(i["record"]["S"]) for i in items])
 
 
 def store_from_env(session: Any | None = None, *, path: str | os.PathLike[str] | None = None,

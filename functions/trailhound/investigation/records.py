@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from trailhound import docstore
 from trailhound.errors import StoreError, UserInputError
 from trailhound.output import to_jsonable
 
@@ -49,12 +47,10 @@ class JsonFileInvestigationStore(InvestigationStore):
         self.path = Path(path)
 
     def _load(self) -> dict[str, dict[str, Any]]:
-        if not self.path.exists():
-            return {}
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8") or "{}")
-        except json.JSONDecodeError as exc:
-            raise UserInputError(f"{self.path}: investigation records are not valid JSON ({exc.msg})") from exc
+        data = docstore.load_json(
+            self.path, missing={}, empty={},
+            corrupt=lambda exc: (f"{self.path}: investigation records are not valid JSON "
+                                 f"({getattr(exc, 'msg', exc)})"))
         if not isinstance(data, dict):
             raise UserInputError(f"{self.path}: expected a JSON object of investigation records")
         return data
@@ -62,15 +58,7 @@ class JsonFileInvestigationStore(InvestigationStore):
     def put(self, record: dict[str, Any]) -> None:
         data = self._load()
         data[record["investigation_id"]] = to_jsonable(record)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".investigations-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=1, ensure_ascii=False)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        docstore.write_json_atomic(self.path, data, indent=1, ensure_ascii=False)
 
     def get(self, investigation_id: str) -> dict[str, Any]:
         try:
@@ -90,38 +78,23 @@ class DynamoDBInvestigationStore(InvestigationStore):
         self.table = table_name
 
     def _error(self, op: str, exc: Exception) -> StoreError:
-        code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else type(exc).__name__
-        return StoreError(f"investigations table {self.table}: {op} failed ({code})")
+        return StoreError(f"investigations table {self.table}: {op} failed ({docstore.aws_error_code(exc)})")
 
     def put(self, record: dict[str, Any]) -> None:
         item = {"investigation_id": {"S": record["investigation_id"]},
                 "started_at": {"S": str(record.get("started_at", ""))},
                 "record": {"S": json.dumps(to_jsonable(record), ensure_ascii=False)}}
-        try:
-            self.client.put_item(TableName=self.table, Item=item)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error("put", exc) from exc
+        docstore.put_item(self.client, self.table, item, error=lambda exc: self._error("put", exc))
 
     def get(self, investigation_id: str) -> dict[str, Any]:
-        try:
-            item = self.client.get_item(TableName=self.table, Key={"investigation_id": {"S": investigation_id}},
-                                        ConsistentRead=True).get("Item")
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error("get", exc) from exc
+        item = docstore.get_item(self.client, self.table, {"investigation_id": {"S": investigation_id}},
+                                 error=lambda exc: self._error("get", exc))
         if not item:
             raise UserInputError(f"no investigation {investigation_id!r} in table {self.table}")
         return json.loads(item["record"]["S"])  # type: ignore[no-any-return]
 
     def list(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableName": self.table}
-        try:
-            while True:
-                page = self.client.scan(**kwargs)
-                out.extend(json.loads(i["record"]["S"]) for i in page.get("Items", []))
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error("scan", exc) from exc
-        return sorted(out, key=lambda r: r.get("started_at", ""), reverse=True)
+        items = docstore.paged_items(self.client, "scan", {"TableName": self.table},
+                                     error=lambda exc: self._error("scan", exc))
+        return sorted((json.loads(i["record"]["S"]) for i in items), key=lambda r: r.get("started_at", ""),
+                      reverse=True)

@@ -28,13 +28,13 @@ import contextlib
 import datetime as dt
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trailhound import docstore
 from trailhound.errors import StoreError, TrailHoundError, UserInputError
 from trailhound.scheduler.core import (
     DetectionState,
@@ -195,22 +195,17 @@ class LocalFileState(StateStore):
     def _load(self) -> dict[str, Any]:
         if self._data is not None:
             return self._data
-        data: dict[str, Any]
-        if self.path.exists():
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise UserInputError(f"{self.path}: scheduler state is not readable JSON ({exc}); "
-                                     "move it aside to start over") from None
-            if not isinstance(data, dict) or data.get("format") != FILE_FORMAT:
-                raise UserInputError(f"{self.path}: not a TrailHound scheduler state file "
-                                     f"(expected format {FILE_FORMAT!r})")
-            recorded = data.get("store")
-            if self.store_name and recorded and recorded != self.store_name:
-                raise UserInputError(f"{self.path}: this state belongs to store {recorded}, not "
-                                     f"{self.store_name}; pass --state FILE for this store")
-        else:
-            data = {"format": FILE_FORMAT, "store": self.store_name}
+        data = docstore.load_json(
+            self.path, missing={"format": FILE_FORMAT, "store": self.store_name},
+            corrupt=lambda exc: (f"{self.path}: scheduler state is not readable JSON ({exc}); "
+                                 "move it aside to start over"))
+        if not isinstance(data, dict) or data.get("format") != FILE_FORMAT:
+            raise UserInputError(f"{self.path}: not a TrailHound scheduler state file "
+                                 f"(expected format {FILE_FORMAT!r})")
+        recorded = data.get("store")
+        if self.store_name and recorded and recorded != self.store_name:
+            raise UserInputError(f"{self.path}: this state belongs to store {recorded}, not "
+                                 f"{self.store_name}; pass --state FILE for this store")
         for key in ("detections", "findings", "events"):
             data.setdefault(key, {})
         data.setdefault("outbox", [])
@@ -221,18 +216,9 @@ class LocalFileState(StateStore):
         return data
 
     def _write(self) -> None:
-        data = self._load()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=1, sort_keys=True)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+            docstore.write_json_atomic(self.path, self._load(), indent=1, sort_keys=True)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
             raise StateError(f"{self.path}: cannot write scheduler state ({exc.strerror})") from exc
         if not self._locked:
             self._data = None
@@ -254,8 +240,7 @@ class LocalFileState(StateStore):
 
     def commit(self, detection_id: str, commit: Commit) -> CommitResult:
         data = self._load()
-        current = data["detections"].get(detection_id)
-        version = int(current.get("version") or 0) if current else None
+        version = docstore.stored_version(data["detections"].get(detection_id))
         if version != commit.expected_version:
             raise StateConflictError(f"{self.path}: detection {detection_id} changed since it was read "
                                      f"(version {version}, expected {commit.expected_version})")
@@ -291,9 +276,7 @@ class LocalFileState(StateStore):
 
     def save_state(self, state: DetectionState, expected_version: int | None) -> None:
         data = self._load()
-        current = data["detections"].get(state.detection_id)
-        version = int(current.get("version") or 0) if current else None
-        if version != expected_version:
+        if docstore.stored_version(data["detections"].get(state.detection_id)) != expected_version:
             raise StateConflictError(f"{self.path}: detection {state.detection_id} changed since it was read")
         data["detections"][state.detection_id] = state.to_dict()
         self._write()
@@ -387,9 +370,8 @@ class DynamoDBState(StateStore):
         out = {k: self._de.deserialize(v) for k, v in item.items()}
         return {k: (int(v) if _is_decimal(v) and v == int(v) else v) for k, v in out.items()}
 
-    def _error(self, exc: Exception, what: str) -> StateError:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
-        return StateError(f"DynamoDB table {self.table}: {what} failed ({code})")
+    def _error(self, what: str, exc: Exception) -> StateError:
+        return StateError(f"DynamoDB table {self.table}: {what} failed ({docstore.aws_error_code(exc)})")
 
     def _batch_get(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -400,8 +382,8 @@ class DynamoDBState(StateStore):
             for attempt in range(_MAX_RETRIES + 1):
                 try:
                     resp = self.client.batch_get_item(RequestItems=request)
-                except Exception as exc:  # botocore ClientError and friends
-                    raise self._error(exc, "BatchGetItem") from exc
+                except docstore.AWS_ERRORS as exc:
+                    raise self._error("BatchGetItem", exc) from exc
                 out += [self._plain(it) for it in resp.get("Responses", {}).get(self.table, [])]
                 request = resp.get("UnprocessedKeys") or {}
                 if not request:
@@ -419,8 +401,8 @@ class DynamoDBState(StateStore):
             for attempt in range(_MAX_RETRIES + 1):
                 try:
                     resp = self.client.batch_write_item(RequestItems=request)
-                except Exception as exc:
-                    raise self._error(exc, "BatchWriteItem") from exc
+                except docstore.AWS_ERRORS as exc:
+                    raise self._error("BatchWriteItem", exc) from exc
                 request = resp.get("UnprocessedItems") or {}
                 if not request:
                     break
@@ -432,20 +414,11 @@ class DynamoDBState(StateStore):
     def _put_state(self, state: DetectionState, expected_version: int | None) -> None:
         item = {"pk": _DET + state.detection_id, "sk": _STATE_SK,
                 **{k: v for k, v in state.to_dict().items() if v is not None}}
-        kwargs: dict[str, Any] = {"TableName": self.table, "Item": self._item(item)}
-        if expected_version is None:
-            kwargs["ConditionExpression"] = "attribute_not_exists(pk)"
-        else:
-            kwargs["ConditionExpression"] = "#v = :v"
-            kwargs["ExpressionAttributeNames"] = {"#v": "version"}
-            kwargs["ExpressionAttributeValues"] = {":v": {"N": str(expected_version)}}
-        try:
-            self.client.put_item(**kwargs)
-        except Exception as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                raise StateConflictError(f"DynamoDB table {self.table}: detection {state.detection_id} "
-                                         "was changed by another scheduler run") from exc
-            raise self._error(exc, "PutItem (state)") from exc
+        docstore.put_versioned(
+            self.client, self.table, self._item(item), key="pk", expected=expected_version,
+            conflict=lambda: StateConflictError(f"DynamoDB table {self.table}: detection {state.detection_id} "
+                                                "was changed by another scheduler run"),
+            error=lambda exc: self._error("PutItem (state)", exc))
 
     def _fp_item(self, entry: FindingEntry, commit: Commit) -> dict[str, Any]:
         return {"pk": _DET + entry.detection_id, "sk": _FP + entry.fingerprint, **entry.to_dict(),
@@ -491,11 +464,11 @@ class DynamoDBState(StateStore):
                 ops.append({"Put": {"TableName": self.table, "Item": self._item(self._outbox_item(item, commit))}})
             try:
                 self.client.transact_write_items(TransactItems=ops)
-            except Exception as exc:
-                if _code(exc) == "TransactionCanceledException" and _cancelled_by_condition(exc):
+            except docstore.AWS_ERRORS as exc:
+                if docstore.aws_error_code(exc) == "TransactionCanceledException" and _cancelled_by_condition(exc):
                     result.lost.add(claim.fingerprint)
                     continue
-                raise self._error(exc, "TransactWriteItems (claim)") from exc
+                raise self._error("TransactWriteItems (claim)", exc) from exc
         puts = [self._fp_item(u, commit) for u in commit.updates]
         puts += [{"pk": _DET + detection_id, "sk": _EV + e.event_id, "fingerprint": e.fingerprint,
                   "event_time": iso(e.event_time),
@@ -517,22 +490,17 @@ class DynamoDBState(StateStore):
         self._put_state(state, expected_version)
 
     def pending(self) -> list[OutboxItem]:
+        request = {"TableName": self.table, "KeyConditionExpression": "pk = :pk",
+                   "ExpressionAttributeValues": {":pk": {"S": _OUTBOX_PK}}, "ConsistentRead": True}
         out: list[OutboxItem] = []
-        kwargs: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": "pk = :pk",
-                                  "ExpressionAttributeValues": {":pk": {"S": _OUTBOX_PK}}, "ConsistentRead": True}
-        while True:
-            try:
-                resp = self.client.query(**kwargs)
-            except Exception as exc:
-                raise self._error(exc, "Query (outbox)") from exc
-            for raw in resp.get("Items", []):
-                it = self._plain(raw)
-                out.append(OutboxItem(detection_id=str(it["detection_id"]), fingerprint=str(it["fingerprint"]),
-                                      detail=json.loads(it["detail"]), sinks=tuple(it.get("sinks") or ()),
-                                      created_at=parse_time(it.get("created_at")) or dt.datetime.now(dt.UTC)))
-            if not resp.get("LastEvaluatedKey"):
-                return out
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        pages = docstore.paged_items(self.client, "query", request,
+                                     error=lambda exc: self._error("Query (outbox)", exc))
+        for raw in pages:
+            it = self._plain(raw)
+            out.append(OutboxItem(detection_id=str(it["detection_id"]), fingerprint=str(it["fingerprint"]),
+                                  detail=json.loads(it["detail"]), sinks=tuple(it.get("sinks") or ()),
+                                  created_at=parse_time(it.get("created_at")) or dt.datetime.now(dt.UTC)))
+        return out
 
     def delivered(self, item: OutboxItem, remaining: Sequence[str]) -> None:
         key = self._item({"pk": _OUTBOX_PK, "sk": f"{item.detection_id}#{item.fingerprint}"})
@@ -542,8 +510,8 @@ class DynamoDBState(StateStore):
                                         ExpressionAttributeValues={":s": self._ser.serialize(list(remaining))})
             else:
                 self.client.delete_item(TableName=self.table, Key=key)
-        except Exception as exc:
-            raise self._error(exc, "UpdateItem/DeleteItem (outbox)") from exc
+        except docstore.AWS_ERRORS as exc:
+            raise self._error("UpdateItem/DeleteItem (outbox)", exc) from exc
 
     def load_late(self) -> LateSnapshot | None:
         items = self._batch_get([{"pk": _LATE_PK, "sk": _LATE_SK}])
@@ -555,20 +523,14 @@ class DynamoDBState(StateStore):
 
     def save_late(self, snapshot: LateSnapshot) -> None:
         item = {"pk": _LATE_PK, "sk": _LATE_SK, **snapshot.to_dict()}
-        try:
-            self.client.put_item(TableName=self.table, Item=self._item(item))
-        except Exception as exc:
-            raise self._error(exc, "PutItem (late snapshot)") from exc
+        docstore.put_item(self.client, self.table, self._item(item),
+                          error=lambda exc: self._error("PutItem (late snapshot)", exc))
 
 
 def _is_decimal(value: Any) -> bool:
     from decimal import Decimal
 
     return isinstance(value, Decimal)
-
-
-def _code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
 def _cancelled_by_condition(exc: Exception) -> bool:
