@@ -428,8 +428,8 @@ def test_an_interrupt_inside_the_database_work_rolls_back_too(tmp_path: Path,
     real = Ingestor._insert
     seen: list[int] = []
 
-    def insert_then_fail(self: Ingestor, summary: IngestSummary) -> Any:
-        result = real(self, summary)
+    def insert_then_fail(self: Ingestor, *args: Any) -> Any:
+        result = real(self, *args)
         seen.append(result[3])
         if len(seen) == 2:
             raise KeyboardInterrupt
@@ -462,3 +462,66 @@ def test_many_files_in_several_batches_match_one_batch(tmp_path: Path) -> None:
     assert (a.added, a.duplicates) == (n + 1, 2)
     q = "SELECT eventID, eventTime, userIdentity, requestParameters, resources, eventJson FROM events ORDER BY 1"
     assert one_batch.con.execute(q).fetchall() == many.con.execute(q).fetchall() == branches.con.execute(q).fetchall()
+
+
+# -- how delivery files reach DuckDB -------------------------------------------------------------
+def test_delivery_files_in_every_encoding_and_name_load_the_same(store: LocalStore, tmp_path: Path) -> None:
+    recs = [variant(RECORDS[i % len(RECORDS)], 70 + i) for i in range(8)]
+    body = json.dumps({"Records": recs[:2]}).encode()
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + body)  # a byte-order mark
+    (tmp_path / "bom.json.gz").write_bytes(gzip.compress(b"\xef\xbb\xbf" + json.dumps({"Records": recs[2:4]}).encode()))
+    write_delivery(tmp_path / "odd [name] *.json", recs[4:5])  # characters DuckDB would read as a glob
+    write_delivery(tmp_path / "odd [name] *.json.gz", recs[5:6])
+    # Two gzip members in one file (what `cat a.gz b.gz` gives): one JSON document split in two.
+    doc = json.dumps({"Records": recs[6:8]}).encode()
+    (tmp_path / "members.json.gz").write_bytes(gzip.compress(doc[:40]) + gzip.compress(doc[40:]))
+    summary = store.ingest([tmp_path])
+    assert (summary.added, summary.rejected, summary.files) == (8, 0, 5), summary.rejects
+    assert ids(store) == sorted(r["eventID"] for r in recs)
+
+
+def test_a_broken_gzip_stream_is_named_and_the_rest_kept(store: LocalStore, tmp_path: Path) -> None:
+    write_delivery(tmp_path / "good.json.gz", [variant(RECORDS[0], 80)])
+    big = gzip.compress(json.dumps({"Records": [variant(RECORDS[0], 100 + i) for i in range(50)]}).encode())
+    (tmp_path / "trailing.json.gz").write_bytes(big + b"not gzip")  # past what the sniffing reads
+    corrupt = bytearray(gzip.compress(json.dumps({"Records": [variant(RECORDS[1], 81)] * 50}).encode()))
+    corrupt[20:40] = b"\xff" * 20
+    (tmp_path / "corrupt.json.gz").write_bytes(bytes(corrupt))
+    summary = store.ingest([tmp_path])
+    got = reasons(summary)
+    assert set(got) == {("trailing.json.gz", None), ("corrupt.json.gz", None)}, got
+    assert got[("trailing.json.gz", None)] == "unreadable compressed file (data after the end of the gzip stream)"
+    assert got[("corrupt.json.gz", None)].startswith("unreadable or truncated compressed file (")
+    assert summary.added == 1
+
+
+def test_inflated_copies_live_in_a_temporary_directory_removed_after_each_batch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR again
+    for i in range(3):
+        write_delivery(tmp_path / "in" / f"{i}.json.gz", [variant(RECORDS[i], 90 + i)])
+    seen: list[list[Path]] = []
+    s = LocalStore(":memory:")
+    summary = Ingestor(s.con, batch_bytes=1).ingest([tmp_path / "in"],
+                                                    progress=lambda done, total: seen.append(list(tmp.iterdir())))
+    assert summary.added == 3
+    assert all(len(inside) <= 1 for inside in seen)  # one batch's directory at a time
+    assert list(tmp.iterdir()) == []
+    s.close()
+
+
+def test_an_unwritable_temporary_directory_is_one_clear_error(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from trailhound.errors import StoreError
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "does-not-exist"))  # as if TMPDIR named it
+    write_delivery(tmp_path / "in" / "a.json.gz", [variant(RECORDS[0], 99)])
+    s = LocalStore(":memory:")
+    with pytest.raises(StoreError, match=r"set TMPDIR to a writable directory") as err:
+        s.ingest([tmp_path / "in"])
+    assert "\n" not in str(err.value)
+    assert s.count() == 0
+    s.close()

@@ -10,18 +10,23 @@ bytes, whatever the file is called):
 Shape of the load (it decides the speed, see ``docs/store.md``). Per batch of delivery files,
 in one transaction:
 
-1. ``_raw``: DuckDB reads the batch's files in parallel (``read_json_objects``), splits
-   ``Records`` once (``json_extract``) and keeps, per record, its file, index, minified JSON
-   text, ``eventID``, ``eventTime`` and the reason it is rejected (NULL when it is good);
-2. counts, and the rejects (a query over the few rows with a reason);
-3. ``_skip``: records whose eventID is already stored (one hash join) and, only when the batch
-   has any, later repeats of an eventID inside the batch (the first by file, index is kept);
-4. one ``INSERT`` that parses each good, new record once with a single ``json_transform`` into
-   the raw-record struct and casts it onto the Lake columns, as one ``UNION ALL`` branch per
-   thread (DuckDB splits a table scan only by 122,880-row groups).
+1. the batch's gzip files are inflated by Python's zlib on every core (it releases the GIL) into
+   a temporary directory: zlib inflates about twice as fast as DuckDB's reader, and both passes
+   below then read plain text;
+2. ``_raw``: one narrow pass (``read_text`` + a ``json_transform`` to each record's ``eventID``
+   and ``eventTime``) gives, per record, its file, index, ``eventID``, ``eventTime`` and the
+   reason it is rejected (NULL when it is good);
+3. counts, the rejects, and ``_skip``: rejected records, records whose eventID is already stored
+   (one hash join) and later repeats of an eventID inside the batch (the first by file, index is
+   kept);
+4. one ``INSERT`` that reads the files in parallel (``read_json_objects``), turns each file's
+   ``Records`` into the raw-record structs with a single ``json_transform`` and into the
+   records' texts with a single ``json_extract``, unnests both side by side, drops ``_skip`` and
+   casts onto the Lake columns.
 
 An interrupted ingest (Ctrl-C, a crash) rolls back the batch it was in: earlier batches stay.
-JSON Lines and lookup-events files are split in Python and loaded through the same steps 2-4.
+JSON Lines and lookup-events files are split in Python into record texts (``_raw`` holds the
+texts) and inserted with one ``json_transform`` a record, one ``UNION ALL`` branch per thread.
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ import gzip
 import json
 import os
 import re
+import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -98,48 +105,55 @@ _COLUMN_EXPR.update({
 })
 SELECT_COLUMNS = ",\n  ".join(f'{_COLUMN_EXPR[c]} AS "{c}"' for c in COLUMN_NAMES)
 
-# Why a record is rejected, from the columns of ``_raw`` (NULL: the record is good). ``j`` is
-# NULL only on the placeholder row of a file whose ``Records`` is not a list.
+# Why a record is rejected (NULL: the record is good), from the columns its source gives:
+# ``bad`` (the file's ``Records`` is not a list: one placeholder row), ``obj`` (the record is a
+# JSON object), ``id``, ``t`` (eventID and eventTime as text) and ``ts`` (the time parsed).
 _REASON = (
-    "CASE WHEN j IS NULL THEN 'expected {\"Records\": [...]} (a CloudTrail delivery file)'"
-    " WHEN NOT starts_with(j, '{') THEN 'not a JSON object'"
+    "CASE WHEN bad THEN 'expected {\"Records\": [...]} (a CloudTrail delivery file)'"
+    " WHEN NOT obj THEN 'not a JSON object'"
     " WHEN id IS NULL OR id = '' THEN 'missing field eventID'"
     " WHEN t IS NULL THEN 'missing field eventTime'"
     " WHEN ts IS NULL THEN 'field eventTime is not an ISO-8601 time: ' || left(t, 80)"
     " END"
 )
-# ``_raw`` from a relation of (file, idx, j JSON). SQL text here is assembled from this module's
-# constants only (expressions, types, the table name); file names and records are parameters.
+MISSING_ID = "missing field eventID"
+NOT_OBJECT = "not a JSON object"
+# ``_raw`` from a source of (file, idx, [j,] id, t, bad, obj). SQL text here is assembled from
+# this module's constants only (expressions, types, the table name); file names and records are
+# parameters.
 _RAW_FROM = (
     "CREATE OR REPLACE TEMP TABLE _raw AS "  # noqa: S608 - constant SQL fragments, no values
-    f"SELECT file, idx, j, id, t, ts, {_REASON} AS reason FROM ("
-    "  SELECT file, idx, j, k[1] AS id, k[2] AS t, " + _TS.format("k[2]") + " AS ts FROM ("
-    "    SELECT file, idx, j::VARCHAR AS j, json_extract_string(j, ['$.eventID', '$.eventTime']) AS k"
-    "    FROM (<source>)))"
+    f"SELECT *, {_REASON} AS reason FROM (SELECT *, " + _TS.format("t") + " AS ts FROM (<source>))"
 )
-# Records of delivery files, read by DuckDB; one ``?`` (the file list) per compression.
-_READ_DELIVERY = (
-    "SELECT filename, json_extract(json, '$.Records[*]') AS recs,"
-    "  CASE WHEN len(recs) = 0 THEN coalesce(json_type(json, '$.Records'), 'missing') <> 'ARRAY' END AS bad"
-    " FROM read_json_objects(?, format = 'unstructured', filename = true, compression = '<c>',"
-    "                        maximum_object_size = <max>)"
+# Record texts split in Python (JSON Lines, lookup-events output): three lists as parameters.
+_TEXT_SOURCE = (
+    "SELECT file, idx, j, k[1] AS id, k[2] AS t, false AS bad, starts_with(j, '{') AS obj FROM ("
+    "  SELECT file, idx, j::VARCHAR AS j, json_extract_string(j, ['$.eventID', '$.eventTime']) AS k FROM ("
+    "    SELECT unnest(?) AS file, unnest(?) AS idx, json(unnest(?)) AS j))"
 )
-
-
-def _delivery_source(compressions: list[str], max_object: int) -> str:
-    # DuckDB sizes its read buffers by maximum_object_size: the largest file of the batch (an
-    # object cannot be bigger than its file) keeps that cost down; 2 GB would cost page faults.
-    reads = " UNION ALL ".join(_READ_DELIVERY.replace("<c>", c).replace("<max>", str(int(max_object)))
-                               for c in compressions)
-    return (
-        "SELECT filename AS file,"  # noqa: S608 - constant SQL fragments and an int, no values
-        "  unnest(CASE WHEN bad THEN [NULL] ELSE range(len(recs)) END) AS idx,"
-        "  unnest(CASE WHEN bad THEN [NULL::JSON] ELSE recs END) AS j"
-        f" FROM ({reads})"
-    )
-
-
-_TEXT_SOURCE = "SELECT unnest(?) AS file, unnest(?) AS idx, json(unnest(?)) AS j"
+# Delivery files, narrow pass: each record's eventID and eventTime, from one json_transform a
+# file. A record that is not an object comes out as a struct of NULLs (a JSON null as NULL):
+# ``Ingestor._plan`` tells those from objects without the two fields.
+_KEYS_TYPE = json.dumps({"Records": [{"eventID": "VARCHAR", "eventTime": "VARCHAR"}]})
+_DELIVERY_KEYS = (
+    "SELECT file, idx, k.eventID AS id, k.eventTime AS t, bad, k IS NOT NULL AS obj FROM ("
+    "  SELECT filename AS file, recs IS NULL AS bad,"
+    "    unnest(CASE WHEN recs IS NULL THEN [NULL] ELSE range(len(recs)) END) AS idx,"
+    "    unnest(CASE WHEN recs IS NULL THEN [NULL] ELSE recs END) AS k"
+    "  FROM (SELECT filename, json_transform(content, ?).Records AS recs FROM read_text(?)))"
+)
+# Delivery files, the insert: each file parsed into the raw-record structs and into the records'
+# texts, the two lists unnested side by side. ``read_json_objects`` (not ``read_text``) because
+# it hands DuckDB's threads a few files at a time.
+_FULL_TYPE = json.dumps({"Records": [{**RAW_RECORD, "eventID": "VARCHAR", "eventTime": "VARCHAR"}]})
+_DELIVERY_ROWS = (
+    "SELECT file, idx, r, j, r.eventID AS id, "  # noqa: S608 - constant SQL fragments, no values
+    + _TS.format("r.eventTime") + " AS ts FROM ("
+    "  SELECT filename AS file, unnest(range(len(texts))) AS idx, unnest(recs) AS r, unnest(texts)::VARCHAR AS j"
+    "  FROM (SELECT filename, json_transform(json, ?).Records AS recs, json_extract(json, '$.Records[*]') AS texts"
+    "        FROM read_json_objects(?, format = 'unstructured', filename = true, maximum_object_size = <max>)))"
+)
+_SKIP = " NOT EXISTS (SELECT 1 FROM _skip s WHERE s.file = w.file AND s.idx = w.idx)"
 
 
 class Kind(enum.StrEnum):
@@ -478,36 +492,76 @@ class Ingestor:
     def _delivery_batch(self, files: list[tuple[Path, bool, int]], summary: IngestSummary,
                         written: Callable[[], None]) -> None:
         try:
-            self._transaction(*self._delivery_sql(files), summary, written, [str(f[0]) for f in files])
-            return
-        except _DATA_ERRORS:
-            pass
-        # Some file of the batch is bad: find it (each file read alone), keep the good ones.
-        good = []
-        for item in files:
-            f = item[0]
-            sql, params = self._delivery_sql([item])
+            tmp = tempfile.TemporaryDirectory(prefix="trailhound-ingest-")
+        except OSError as exc:
+            raise StoreError(f"cannot create a temporary directory in {tempfile.gettempdir()} "
+                             f"({exc.strerror or exc}); set TMPDIR to a writable directory") from exc
+        with tmp:
+            plain = self._inflate(files, Path(tmp.name), summary)
+            if not plain:
+                written()
+                return
             try:
-                self.con.execute(f"SELECT count(*) FROM ({sql})", params).fetchall()  # noqa: S608 - built above
-                good.append(item)
+                self._delivery_transaction(plain, summary, written)
+                return
             except _DATA_ERRORS:
-                summary.rejects.append(Reject(str(f), None, _diagnose(f)))
-            except duckdb.InterruptException:
-                raise KeyboardInterrupt from None
-        if not good:
-            written()
-            return
-        try:
-            self._transaction(*self._delivery_sql(good), summary, written, [str(f[0]) for f in good])
-        except _DATA_ERRORS as exc:
-            raise StoreError(f"{good[0][0]} (batch of {len(good)} files): {str(exc).splitlines()[0]}") from exc
+                pass
+            # Some file of the batch is bad: find it (each file read alone), keep the good ones.
+            good = []
+            for item in plain:
+                try:
+                    self.con.execute(f"SELECT count(*) FROM ({_DELIVERY_KEYS})",  # noqa: S608 - constant SQL
+                                     [_KEYS_TYPE, [item[1]]]).fetchall()
+                    good.append(item)
+                except _DATA_ERRORS:
+                    summary.rejects.append(Reject(str(item[0]), None, _diagnose(item[0])))
+                except duckdb.InterruptException:
+                    raise KeyboardInterrupt from None
+            if not good:
+                written()
+                return
+            try:
+                self._delivery_transaction(good, summary, written)
+            except _DATA_ERRORS as exc:
+                raise StoreError(f"{good[0][0]} (batch of {len(good)} files): {str(exc).splitlines()[0]}") from exc
 
-    @staticmethod
-    def _delivery_sql(files: list[tuple[Path, bool, int]]) -> tuple[str, list[Any]]:
-        by = {c: [str(f) for f, gz, _ in files if gz == (c == "gzip")] for c in ("gzip", "none")}
-        used = [c for c in ("gzip", "none") if by[c]]
+    def _inflate(self, files: list[tuple[Path, bool, int]], tmp: Path,
+                 summary: IngestSummary) -> list[tuple[Path, str, int]]:
+        """(file, path DuckDB reads, its JSON bytes) of each readable file; the others are rejected."""
+
+        def one(n: int, item: tuple[Path, bool, int]) -> tuple[str, int] | FileError:
+            try:
+                return _plain_copy(item[0], item[1], tmp / f"{n:06d}.json")
+            except FileError as exc:
+                return exc
+
+        with ThreadPoolExecutor(self.parallel) as pool:
+            done = list(pool.map(one, range(len(files)), files))
+        out: list[tuple[Path, str, int]] = []
+        for (path, _, _), result in zip(files, done, strict=True):
+            if isinstance(result, FileError):
+                summary.rejects.append(Reject(str(path), None, str(result)))
+            else:
+                out.append((path, *result))
+        return out
+
+    def _delivery_transaction(self, files: list[tuple[Path, str, int]], summary: IngestSummary,
+                              written: Callable[[], None]) -> None:
+        reads = [read for _, read, _ in files]
         largest = max(size for _, _, size in files)
-        return _delivery_source(used, min(MAX_OBJECT, largest + 1024)), [by[c] for c in used]
+        rows = _DELIVERY_ROWS.replace("<max>", str(min(MAX_OBJECT, largest + 1024)))
+        table = self.table  # a validated constant of this module, not a value
+
+        def insert(skip: bool, valid: int) -> int:
+            where = f" WHERE{_SKIP}" if skip else ""
+            row = self.con.execute(
+                f"INSERT INTO {table} SELECT {SELECT_COLUMNS} FROM ({rows}) w{where}",  # noqa: S608 - constant SQL
+                [_FULL_TYPE, reads],
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+        self._transaction((_DELIVERY_KEYS, [_KEYS_TYPE, reads]), insert, summary, written, reads,
+                          {read: str(path) for path, read, _ in files}, delivery=True)
 
     def _text_batch(self, rows: list[tuple[str, int, str]], summary: IngestSummary,
                     written: Callable[[], None]) -> None:
@@ -515,18 +569,39 @@ class Ingestor:
             written()
             return
         params = [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]]
+        table = self.table
+
+        def insert(skip: bool, valid: int) -> int:
+            # DuckDB splits a table scan by row groups (122,880 rows): a batch of one or two row
+            # groups would be parsed by one thread. One branch per thread, each taking every n-th
+            # record, keeps all cores on the expensive part (parse, transform, compress).
+            parts = self.parallel if valid >= self.parallel_min_records else 1
+            branches = " UNION ALL ".join(
+                "SELECT j, id, ts, json_transform(j, ?) AS r FROM _raw w WHERE reason IS NULL"  # noqa: S608
+                + (f" AND{_SKIP}" if skip else "")
+                + (f" AND idx % {parts} = {k}" if parts > 1 else "")  # constants and ints only
+                for k in range(parts)
+            )
+            row = self.con.execute(
+                f"INSERT INTO {table} SELECT {SELECT_COLUMNS} FROM ({branches})",  # noqa: S608 - constant SQL
+                [RAW_RECORD_JSON] * parts,
+            ).fetchone()
+            return int(row[0]) if row else 0
+
         try:
-            self._transaction(_TEXT_SOURCE, params, summary, written, list(dict.fromkeys(r[0] for r in rows)))
+            self._transaction((_TEXT_SOURCE, params), insert, summary, written,
+                              list(dict.fromkeys(r[0] for r in rows)), {}, delivery=False)
         except _DATA_ERRORS as exc:
             raise StoreError(f"{rows[0][0]}: {str(exc).splitlines()[0]}") from exc
 
-    def _transaction(self, source: str, params: list[Any], summary: IngestSummary,
-                     written: Callable[[], None], order: list[str]) -> None:
+    def _transaction(self, raw: tuple[str, list[Any]], insert: Callable[[bool, int], int],
+                     summary: IngestSummary, written: Callable[[], None], order: list[str],
+                     names: dict[str, str], *, delivery: bool) -> None:
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(_RAW_FROM.replace("<source>", source), params)
-            counts = self._insert(order)
+            con.execute(_RAW_FROM.replace("<source>", raw[0]), raw[1])
+            counts = self._insert(order, names, insert, delivery)
             written()
             con.execute("COMMIT")
         except BaseException as exc:
@@ -545,11 +620,13 @@ class Ingestor:
         summary.duplicates += valid - added
         summary.rejects.extend(rejects)
 
-    def _insert(self, order: list[str]) -> tuple[int, int, list[Reject], int]:
-        """Counts and rejects of ``_raw``, and the insert of its good, new records.
+    def _insert(self, order: list[str], names: dict[str, str], insert: Callable[[bool, int], int],
+                delivery: bool) -> tuple[int, int, list[Reject], int]:
+        """Counts and rejects of ``_raw``, ``_skip``, and ``insert`` of the good, new records.
 
-        ``order`` lists the batch's files in path order: of records repeating an eventID inside
-        the batch, the first by (file, index) is kept.
+        ``order`` lists the batch's files (as ``_raw`` names them) in path order: of records
+        repeating an eventID inside the batch, the first by (file, index) is kept. ``names`` maps
+        a file as read to the file the user gave, where they differ.
         """
         con = self.con
         row = con.execute(
@@ -558,18 +635,23 @@ class Ingestor:
         total, valid, distinct = (int(x) for x in row) if row else (0, 0, 0)
         rejects: list[Reject] = []
         if valid < total:
-            for file, idx, reason in con.execute(
-                "SELECT file, idx, reason FROM _raw WHERE reason IS NOT NULL ORDER BY file, idx"
+            unsure: dict[str, list[int]] = {}  # delivery: records with neither field, objects or not
+            for file, idx, reason, neither in con.execute(
+                "SELECT file, idx, reason, t IS NULL FROM _raw WHERE reason IS NOT NULL ORDER BY file, idx"
             ).fetchall():
-                rejects.append(Reject(file, None if idx is None else int(idx), reason))
+                rejects.append(Reject(names.get(file, file), None if idx is None else int(idx), reason))
+                if delivery and reason == MISSING_ID and neither:
+                    unsure.setdefault(file, []).append(int(idx))
+            self._name_non_objects(unsure, names, rejects)
         if valid == 0:
             return total, valid, rejects, 0
-        # Records to skip: eventIDs already stored, and repeats inside this batch (the first by
-        # file, index is kept).
+        # Records to skip: rejected ones (a delivery insert reads the files again), eventIDs
+        # already stored, and repeats inside this batch (the first by file, index is kept).
         table = self.table  # a validated constant of this module, not a value
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _skip AS SELECT file, idx FROM _raw w "  # noqa: S608 - constant name
             f"WHERE reason IS NULL AND EXISTS (SELECT 1 FROM {table} e WHERE e.eventID = w.id)"
+            + (" OR reason IS NOT NULL AND idx IS NOT NULL" if delivery and valid < total else "")
         )
         if distinct < valid:
             con.execute(
@@ -582,22 +664,83 @@ class Ingestor:
                 [order],
             )
         skip_row = con.execute("SELECT count(*) FROM _skip").fetchone()
-        skip = " AND NOT EXISTS (SELECT 1 FROM _skip s WHERE s.file = w.file AND s.idx = w.idx)" \
-            if skip_row and skip_row[0] else ""
-        # DuckDB splits a table scan by row groups (122,880 rows): a batch of one or two row groups
-        # would be parsed by one thread. One branch per thread, each taking every n-th record,
-        # keeps all cores on the expensive part (parse, transform, compress).
-        parts = self.parallel if valid >= self.parallel_min_records else 1
-        branches = " UNION ALL ".join(
-            "SELECT j, id, ts, json_transform(j, ?) AS r FROM _raw w WHERE reason IS NULL"  # noqa: S608
-            + skip + (f" AND idx % {parts} = {k}" if parts > 1 else "")  # constants and ints only
-            for k in range(parts)
-        )
-        added = con.execute(
-            f"INSERT INTO {table} SELECT {SELECT_COLUMNS} FROM ({branches})",  # noqa: S608 - constant SQL
-            [RAW_RECORD_JSON] * parts,
-        ).fetchone()
-        return total, valid, rejects, int(added[0]) if added else 0
+        added = insert(bool(skip_row and skip_row[0]), valid)
+        return total, valid, rejects, added
+
+    def _name_non_objects(self, unsure: dict[str, list[int]], names: dict[str, str],
+                          rejects: list[Reject]) -> None:
+        """Give records of delivery files that are not JSON objects (a string, a number, a list)
+        their own reason: the narrow pass sees them as objects without eventID and eventTime."""
+        for file, idxs in unsure.items():
+            row = self.con.execute("SELECT json_extract(content, ?) FROM read_text(?)",
+                                   [[f"$.Records[{i}]" for i in idxs], file]).fetchone()
+            texts = row[0] if row else []
+            not_objects = {i for i, text in zip(idxs, texts, strict=True)
+                           if not str(text).lstrip().startswith("{")}
+            name = names.get(file, file)
+            for k, r in enumerate(rejects):
+                if r.file == name and r.record in not_objects:
+                    rejects[k] = Reject(name, r.record, NOT_OBJECT)
+
+
+_GLOB_CHARS = re.compile(r"[*?\[\]{}]")
+_BOM = b"\xef\xbb\xbf"
+_CHUNK = 1 << 20
+
+
+def _plain_copy(path: Path, gz: bool, dest: Path) -> tuple[str, int]:
+    """The path DuckDB should read for a delivery file, and its bytes of JSON.
+
+    A plain file is read where it is, unless it starts with a byte-order mark or its name holds
+    characters DuckDB would take for a glob; then, as a gzip file always, its JSON is written to
+    ``dest`` (inflated, without the mark). Raises FileError when the file cannot be read or its
+    compressed stream is broken or cut short. Python's zlib releases the GIL while it inflates.
+    """
+    try:
+        src = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise FileError(f"unreadable ({exc.strerror or exc})") from exc
+    with src:
+        if not gz:
+            head = src.read(len(_BOM))
+            if head != _BOM and not _GLOB_CHARS.search(str(path)):
+                return str(path), path.stat().st_size
+            src.seek(len(head) if head == _BOM else 0)
+        size = 0
+        with open(dest, "wb") as out:
+            inflater = zlib.decompressobj(wbits=31) if gz else None
+            first = True
+            while True:
+                try:
+                    chunk = src.read(_CHUNK)
+                except OSError as exc:
+                    raise FileError(f"unreadable ({exc.strerror or exc})") from exc
+                if not chunk:
+                    break
+                if inflater is not None:
+                    try:
+                        data = inflater.decompress(chunk)
+                        while inflater.eof and inflater.unused_data:  # the next gzip member, if any
+                            rest = inflater.unused_data
+                            if not rest.startswith(GZIP_MAGIC):
+                                if rest.strip(b"\0"):
+                                    raise FileError("unreadable compressed file (data after the end of the gzip stream)")
+                                break
+                            inflater = zlib.decompressobj(wbits=31)
+                            data += inflater.decompress(rest)
+                    except zlib.error as exc:
+                        raise FileError(f"unreadable or truncated compressed file ({exc})") from exc
+                else:
+                    data = chunk
+                if first and data:
+                    data = data[len(_BOM):] if data.startswith(_BOM) else data
+                    first = not data
+                out.write(data)
+                size += len(data)
+            if inflater is not None and not inflater.eof:
+                raise FileError("unreadable or truncated compressed file "
+                                "(Compressed file ended before the end-of-stream marker was reached)")
+    return str(dest), size
 
 
 def iter_records(path: Path) -> Iterator[dict[str, Any]]:
