@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
 import time
 import zipfile
 from collections.abc import Iterator
@@ -101,9 +100,6 @@ def workflow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Workfl
                  "VERIFY_WAIT_SECONDS": "0", "POWERTOOLS_TRACE_DISABLED": "true",
                  "POWERTOOLS_METRICS_NAMESPACE": "TrailHound"}.items():
         monkeypatch.setenv(k, v)
-    # A local endpoint left in the environment (another suite's server) would bypass moto's mock.
-    for k in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
-        monkeypatch.delenv(k)
     calls: list[tuple[str, dict[str, Any]]] = []
     handlers = _handlers()
 
