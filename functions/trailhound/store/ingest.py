@@ -431,6 +431,25 @@ class Ingestor:
 
     def ingest(self, paths: Iterable[str | os.PathLike[str]],
                progress: Callable[[int, int], None] | None = None) -> IngestSummary:
+        """Load ``paths``; the summary of what was added, skipped and rejected.
+
+        While it runs, ``preserve_insertion_order`` is off, so each DuckDB thread appends and
+        compresses its own rows. With it on (DuckDB's default) the threads hand their rows to one
+        ordered writer: the 1M-event benchmark's insert took 34.8 s of CPU for 21.4 s of wall
+        time that way, and 28.3 s for 16.2 s without it. Rows have no order in the store (Lake
+        has none either; every query that cares says ORDER BY). The setting is global to the
+        database, so it is put back at the end.
+        """
+        row = self.con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+        before = bool(row[0]) if row else True
+        self.con.execute("SET preserve_insertion_order = false")
+        try:
+            return self._ingest(paths, progress)
+        finally:
+            self.con.execute(f"SET preserve_insertion_order = {str(before).lower()}")
+
+    def _ingest(self, paths: Iterable[str | os.PathLike[str]],
+                progress: Callable[[int, int], None] | None) -> IngestSummary:
         files = find_files(paths)
         summary = IngestSummary(files=len(files))
         delivery: list[tuple[Path, bool, int]] = []
@@ -554,14 +573,14 @@ class Ingestor:
 
         def insert(skip: bool, valid: int) -> int:
             where = f" WHERE{_SKIP}" if skip else ""
-            row = self.con.execute(
-                f"INSERT INTO {table} SELECT {SELECT_COLUMNS} FROM ({rows}) w{where}",  # noqa: S608 - constant SQL
-                [_FULL_TYPE, reads],
-            ).fetchone()
-            return int(row[0]) if row else 0
+            return self._append(f"INSERT INTO {table} SELECT {SELECT_COLUMNS} FROM ({rows}) w{where}",  # noqa: S608
+                                [_FULL_TYPE, reads])
 
-        self._transaction((_DELIVERY_KEYS, [_KEYS_TYPE, reads]), insert, summary, written, reads,
-                          {read: str(path) for path, read, _ in files}, delivery=True)
+        # read_text hands all its files to one thread in one chunk: one branch per thread.
+        parts = [reads[k::self.parallel] for k in range(min(self.parallel, len(reads)))]
+        keys = " UNION ALL ".join(f"SELECT * FROM ({_DELIVERY_KEYS})" for _ in parts)  # noqa: S608 - constant SQL
+        self._transaction((keys, [x for part in parts for x in (_KEYS_TYPE, part)]), insert, summary, written,
+                          reads, {read: str(path) for path, read, _ in files}, delivery=True)
 
     def _text_batch(self, rows: list[tuple[str, int, str]], summary: IngestSummary,
                     written: Callable[[], None]) -> None:
@@ -582,11 +601,8 @@ class Ingestor:
                 + (f" AND idx % {parts} = {k}" if parts > 1 else "")  # constants and ints only
                 for k in range(parts)
             )
-            row = self.con.execute(
-                f"INSERT INTO {table} SELECT {SELECT_COLUMNS} FROM ({branches})",  # noqa: S608 - constant SQL
-                [RAW_RECORD_JSON] * parts,
-            ).fetchone()
-            return int(row[0]) if row else 0
+            return self._append(f"INSERT INTO {table} SELECT {SELECT_COLUMNS} FROM ({branches})",  # noqa: S608
+                                [RAW_RECORD_JSON] * parts)
 
         try:
             self._transaction((_TEXT_SOURCE, params), insert, summary, written,
@@ -594,13 +610,18 @@ class Ingestor:
         except _DATA_ERRORS as exc:
             raise StoreError(f"{rows[0][0]}: {str(exc).splitlines()[0]}") from exc
 
+    def _append(self, sql: str, params: list[Any]) -> int:
+        """Run an ``INSERT`` (or a ``CREATE TABLE AS``); the rows it wrote."""
+        written = self.con.execute(sql, params).fetchone()
+        return int(written[0]) if written else 0
+
     def _transaction(self, raw: tuple[str, list[Any]], insert: Callable[[bool, int], int],
                      summary: IngestSummary, written: Callable[[], None], order: list[str],
                      names: dict[str, str], *, delivery: bool) -> None:
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(_RAW_FROM.replace("<source>", raw[0]), raw[1])
+            self._append(_RAW_FROM.replace("<source>", raw[0]), raw[1])
             counts = self._insert(order, names, insert, delivery)
             written()
             con.execute("COMMIT")
