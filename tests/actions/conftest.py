@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,18 +24,11 @@ NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
 
 
 @pytest.fixture(autouse=True)
-def _aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    for name in list(os.environ):
-        if name.startswith("AWS_ENDPOINT_URL") or name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-            monkeypatch.delenv(name, raising=False)
+def _containment_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No containment settings from the machine (AWS isolation: ``tests/conftest.py``)."""
     for name in ("TRAILHOUND_PROTECTED_PRINCIPALS", "TRAILHOUND_STACK_PREFIX", "TRAILHOUND_KNOWN_ACCOUNTS",
                  "CONTAINMENT_TABLE", "CONTAINMENT_MODE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("TZ", "UTC")
 
 

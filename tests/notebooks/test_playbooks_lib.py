@@ -36,15 +36,11 @@ def mini(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "INVESTIGATIONS_TABLE", "CONTAINMENT_TABLE",
-                 "TRAILHOUND_STORE", "TRAILHOUND_NOTEBOOKS_DIR", "TRAILHOUND_PROTECTED_PRINCIPALS"):
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No TrailHound settings from the machine (AWS isolation: ``tests/conftest.py``)."""
+    for name in ("INVESTIGATIONS_TABLE", "CONTAINMENT_TABLE", "TRAILHOUND_STORE", "TRAILHOUND_NOTEBOOKS_DIR",
+                 "TRAILHOUND_PROTECTED_PRINCIPALS"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("TZ", "UTC")
 
 
