@@ -526,3 +526,28 @@ def test_an_unwritable_temporary_directory_is_one_clear_error(tmp_path: Path,
     assert "\n" not in str(err.value)
     assert s.count() == 0
     s.close()
+
+
+def test_event_json_is_each_records_text_as_the_file_holds_it(store: LocalStore, tmp_path: Path) -> None:
+    recs = [variant(RECORDS[i], 120 + i) for i in range(3)]
+    texts = [json.dumps(recs[0]), json.dumps(recs[1], separators=(",", ":")), json.dumps(recs[2], indent=1)]
+    body = '{ "Records" : [ ' + " ,\n ".join(texts) + " ] }\n"
+    (tmp_path / "spaced.json.gz").write_bytes(gzip.compress(body.encode()))
+    assert store.ingest([tmp_path]).added == 3
+    for rec, text in zip(recs, texts, strict=True):
+        assert col(store, "eventJson", rec["eventID"]) == text
+
+
+def test_other_top_level_keys_and_repeats_keep_each_kept_records_text(store: LocalStore, tmp_path: Path) -> None:
+    first, other = variant(RECORDS[0], 130), variant(RECORDS[1], 131)
+    later = {**first, "eventName": "LaterCopy"}  # same eventID, different content: the first copy wins
+    texts = [json.dumps(first, indent=1), json.dumps(later), json.dumps(other, indent=2)]
+    (tmp_path / "a.json").write_text('{"Records": [' + ", ".join(texts) + "]}")
+    doc = {"Records": [variant(RECORDS[2], 132)], "digest": {"x": 1}}  # a key after Records
+    (tmp_path / "b.json").write_text(json.dumps(doc))
+    summary = store.ingest([tmp_path])
+    assert (summary.added, summary.duplicates, summary.rejected) == (3, 1, 0), summary.rejects
+    assert col(store, "eventJson", first["eventID"]) == texts[0]
+    assert col(store, "eventName", first["eventID"]) == first["eventName"]
+    assert col(store, "eventJson", other["eventID"]) == texts[2]
+    assert json.loads(col(store, "eventJson", doc["Records"][0]["eventID"])) == doc["Records"][0]

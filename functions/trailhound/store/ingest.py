@@ -138,27 +138,28 @@ _TEXT_SOURCE = (
     "  SELECT file, idx, j::VARCHAR AS j, json_extract_string(j, ['$.eventID', '$.eventTime']) AS k FROM ("
     "    SELECT unnest(?) AS file, unnest(?) AS idx, json(unnest(?)) AS j))"
 )
-# Delivery files, narrow pass: each record's eventID and eventTime, from one json_transform a
-# file. A record that is not an object comes out as a struct of NULLs (a JSON null as NULL):
-# ``Ingestor._plan`` tells those from objects without the two fields.
-_KEYS_TYPE = json.dumps({"Records": [{"eventID": "VARCHAR", "eventTime": "VARCHAR"}]})
+# Delivery files reach DuckDB as the bare ``Records`` array (``_array_copy``). Narrow pass: each
+# record's eventID and eventTime, from one json_transform a file. A record that is not an object
+# comes out as a struct of NULLs (a JSON null as NULL): ``Ingestor._insert`` tells those from
+# objects without the two fields.
+_KEYS_TYPE = json.dumps([{"eventID": "VARCHAR", "eventTime": "VARCHAR"}])
 _DELIVERY_KEYS = (
     "SELECT file, idx, k.eventID AS id, k.eventTime AS t, bad, k IS NOT NULL AS obj FROM ("
     "  SELECT filename AS file, recs IS NULL AS bad,"
     "    unnest(CASE WHEN recs IS NULL THEN [NULL] ELSE range(len(recs)) END) AS idx,"
     "    unnest(CASE WHEN recs IS NULL THEN [NULL] ELSE recs END) AS k"
-    "  FROM (SELECT filename, json_transform(content, ?).Records AS recs FROM read_text(?)))"
+    "  FROM (SELECT filename, json_transform(content, ?) AS recs FROM read_text(?)))"
 )
-# Delivery files, the insert: each file parsed into the raw-record structs and into the records'
-# texts, the two lists unnested side by side. ``read_json_objects`` (not ``read_text``) because
-# it hands DuckDB's threads a few files at a time.
-_FULL_TYPE = json.dumps({"Records": [{**RAW_RECORD, "eventID": "VARCHAR", "eventTime": "VARCHAR"}]})
-_DELIVERY_ROWS = (
-    "SELECT file, idx, r, j, r.eventID AS id, "  # noqa: S608 - constant SQL fragments, no values
+_RECORD = json.dumps({**RAW_RECORD, "eventID": "VARCHAR", "eventTime": "VARCHAR"})
+# The insert: ``read_json_objects`` hands DuckDB's threads the records of the arrays (their texts
+# as written: ``eventJson``), each parsed once into the raw-record struct. What must not be
+# loaded (rejected, already stored, later copies) was cut out of the arrays before
+# (``Ingestor._cut``).
+_RECORD_ROWS = (
+    "SELECT r, j, r.eventID AS id, "  # noqa: S608 - constant SQL fragments, no values
     + _TS.format("r.eventTime") + " AS ts FROM ("
-    "  SELECT filename AS file, unnest(range(len(texts))) AS idx, unnest(recs) AS r, unnest(texts)::VARCHAR AS j"
-    "  FROM (SELECT filename, json_transform(json, ?).Records AS recs, json_extract(json, '$.Records[*]') AS texts"
-    "        FROM read_json_objects(?, format = 'unstructured', filename = true, maximum_object_size = <max>)))"
+    "  SELECT json_transform(json, ?) AS r, json::VARCHAR AS j"
+    "  FROM read_json_objects(?, format = 'array', maximum_object_size = <max>))"
 )
 _SKIP = " NOT EXISTS (SELECT 1 FROM _skip s WHERE s.file = w.file AND s.idx = w.idx)"
 
@@ -180,6 +181,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 # stays under 2 GB.
 BATCH_BYTES = 384 * 1024 * 1024
 MAX_OBJECT = 2**31 - 1
+ORDERED_BYTES = 16 * 1024 * 1024  # a batch this small keeps the files' order (see Ingestor.ingest)
 PARALLEL_MIN_RECORDS = 20_000  # below this, one branch: planning the insert twice costs more than it saves
 _SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz")
 _DATA_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException)
@@ -435,25 +437,32 @@ class Ingestor:
         con.execute("SET write_buffer_row_group_count = 1")  # write each full row group at once: bounded memory
         row = con.execute("SELECT current_setting('threads')").fetchone()
         self.parallel = max(1, min(8, int(row[0]) if row else 1))
+        self._ordered = True  # preserve_insertion_order as last set (read again by ingest)
 
     def ingest(self, paths: Iterable[str | os.PathLike[str]],
                progress: Callable[[int, int], None] | None = None) -> IngestSummary:
         """Load ``paths``; the summary of what was added, skipped and rejected.
 
-        While it runs, ``preserve_insertion_order`` is off, so each DuckDB thread appends and
-        compresses its own rows. With it on (DuckDB's default) the threads hand their rows to one
-        ordered writer: the 1M-event benchmark's insert took 34.8 s of CPU for 21.4 s of wall
-        time that way, and 28.3 s for 16.2 s without it. Rows have no order in the store (Lake
-        has none either; every query that cares says ORDER BY). The setting is global to the
-        database, so it is put back at the end.
+        While a large batch loads, ``preserve_insertion_order`` is off, so each DuckDB thread
+        appends and compresses its own rows. With it on (DuckDB's default) the threads hand their
+        rows to one ordered writer: the 1M-event benchmark's insert took 34.8 s of CPU for 21.4 s
+        of wall time that way, and 28.3 s for 16.2 s without it. Rows have no order in the store
+        (Lake has none either; every query that cares says ORDER BY); a small batch
+        (``ORDERED_BYTES``) keeps the files' order all the same, so that a small store is built
+        alike every time. The setting is global to the database, so it is put back at the end.
         """
         row = self.con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
-        before = bool(row[0]) if row else True
-        self.con.execute("SET preserve_insertion_order = false")
+        self._ordered = before = bool(row[0]) if row else True
         try:
             return self._ingest(paths, progress)
         finally:
-            self.con.execute(f"SET preserve_insertion_order = {str(before).lower()}")
+            self._keep_order(before)
+
+    def _keep_order(self, keep: bool) -> None:
+        """Set ``preserve_insertion_order`` (outside a transaction: a failed statement aborts it)."""
+        if keep != self._ordered:
+            self.con.execute(f"SET preserve_insertion_order = {str(keep).lower()}")
+            self._ordered = keep
 
     def _ingest(self, paths: Iterable[str | os.PathLike[str]],
                 progress: Callable[[int, int], None] | None) -> IngestSummary:
@@ -557,19 +566,23 @@ class Ingestor:
                               written: Callable[[], None]) -> None:
         reads = [read for _, read, _ in files]
         largest = max(size for _, _, size in files)
-        rows = _DELIVERY_ROWS.replace("<max>", str(min(MAX_OBJECT, largest + 1024)))
+        records = _RECORD_ROWS.replace("<max>", str(min(MAX_OBJECT, largest + 1024)))
         table = self.table  # a validated constant of this module, not a value
 
-        def insert(skip: bool, valid: int) -> int:
-            where = f" WHERE{_SKIP}" if skip else ""
-            return self._append(f"INSERT INTO {table} SELECT {SELECT_COLUMNS} FROM ({rows}) w{where}",  # noqa: S608
-                                [_FULL_TYPE, reads])
+        def insert(skip: bool, valid: int, keep: list[str]) -> int:
+            # No WHERE: DuckDB would push a filter on the transformed record below the projection
+            # and run json_transform twice (50% more CPU); what is not loaded was cut out before.
+            if not keep:
+                return 0
+            return self._append(f"INSERT INTO {table} SELECT {SELECT_COLUMNS} FROM ({records})",  # noqa: S608
+                                [_RECORD, keep])
 
         # read_text hands all its files to one thread in one chunk: one branch per thread.
         parts = [reads[k::self.parallel] for k in range(min(self.parallel, len(reads)))]
         keys = " UNION ALL ".join(f"SELECT * FROM ({_DELIVERY_KEYS})" for _ in parts)  # noqa: S608 - constant SQL
         self._transaction((keys, [x for part in parts for x in (_KEYS_TYPE, part)]), insert, summary, written,
-                          reads, {read: str(path) for path, read, _ in files}, delivery=True)
+                          reads, {read: str(path) for path, read, _ in files}, delivery=True,
+                          size=sum(size for _, _, size in files))
 
     def _text_batch(self, rows: list[tuple[str, int, str]], summary: IngestSummary,
                     written: Callable[[], None]) -> None:
@@ -579,7 +592,7 @@ class Ingestor:
         params = [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]]
         table = self.table
 
-        def insert(skip: bool, valid: int) -> int:
+        def insert(skip: bool, valid: int, keep: list[str]) -> int:
             # DuckDB splits a table scan by row groups (122,880 rows): a batch of one or two row
             # groups would be parsed by one thread. One branch per thread, each taking every n-th
             # record, keeps all cores on the expensive part (parse, transform, compress).
@@ -595,7 +608,8 @@ class Ingestor:
 
         try:
             self._transaction((_TEXT_SOURCE, params), insert, summary, written,
-                              list(dict.fromkeys(r[0] for r in rows)), {}, delivery=False)
+                              list(dict.fromkeys(r[0] for r in rows)), {}, delivery=False,
+                              size=sum(len(r[2]) for r in rows))
         except _DATA_ERRORS as exc:
             raise StoreError(f"{rows[0][0]}: {str(exc).splitlines()[0]}") from exc
 
@@ -604,10 +618,11 @@ class Ingestor:
         written = self.con.execute(sql, params).fetchone()
         return int(written[0]) if written else 0
 
-    def _transaction(self, raw: tuple[str, list[Any]], insert: Callable[[bool, int], int],
+    def _transaction(self, raw: tuple[str, list[Any]], insert: Callable[[bool, int, list[str]], int],
                      summary: IngestSummary, written: Callable[[], None], order: list[str],
-                     names: dict[str, str], *, delivery: bool) -> None:
+                     names: dict[str, str], *, delivery: bool, size: int) -> None:
         con = self.con
+        self._keep_order(size < ORDERED_BYTES)
         con.execute("BEGIN TRANSACTION")
         try:
             self._append(_RAW_FROM.replace("<source>", raw[0]), raw[1])
@@ -622,15 +637,15 @@ class Ingestor:
                 raise StoreError(f"ingest failed: {str(exc).splitlines()[0]}") from exc
             raise
         finally:
-            con.execute("DROP TABLE IF EXISTS _raw")
-            con.execute("DROP TABLE IF EXISTS _skip")
+            for scratch in ("_raw", "_stored", "_skip"):
+                con.execute(f"DROP TABLE IF EXISTS {scratch}")
         total, valid, rejects, added = counts
         summary.records += total
         summary.added += added
         summary.duplicates += valid - added
         summary.rejects.extend(rejects)
 
-    def _insert(self, order: list[str], names: dict[str, str], insert: Callable[[bool, int], int],
+    def _insert(self, order: list[str], names: dict[str, str], insert: Callable[[bool, int, list[str]], int],
                 delivery: bool) -> tuple[int, int, list[Reject], int]:
         """Counts and rejects of ``_raw``, ``_skip``, and ``insert`` of the good, new records.
 
@@ -655,14 +670,22 @@ class Ingestor:
             self._name_non_objects(unsure, names, rejects)
         if valid == 0:
             return total, valid, rejects, 0
-        # Records to skip: rejected ones (a delivery insert reads the files again), eventIDs
-        # already stored, and repeats inside this batch (the first by file, index is kept).
+        # Records already stored, by eventID (one hash join against the store).
         table = self.table  # a validated constant of this module, not a value
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _skip AS SELECT file, idx FROM _raw w "  # noqa: S608 - constant name
+            "CREATE OR REPLACE TEMP TABLE _stored AS SELECT DISTINCT id FROM _raw w "  # noqa: S608 - constant name
             f"WHERE reason IS NULL AND EXISTS (SELECT 1 FROM {table} e WHERE e.eventID = w.id)"
-            + (" OR reason IS NOT NULL AND idx IS NOT NULL" if delivery and valid < total else "")
         )
+        if delivery:
+            keep, expected = self._cut(order, later=distinct < valid)
+            added = insert(False, valid, keep)
+            if added != expected:  # the narrow pass and the insert disagree on what is good: a bug
+                raise StoreError(f"ingest failed: expected to add {expected} records, added {added}")
+            return total, valid, rejects, added
+        # Records to skip, by file and index: already stored, and repeats inside this batch (the
+        # first by file, index is kept).
+        con.execute("CREATE OR REPLACE TEMP TABLE _skip AS SELECT file, idx FROM _raw "
+                    "WHERE reason IS NULL AND id IN (SELECT id FROM _stored)")
         if distinct < valid:
             con.execute(
                 "INSERT INTO _skip SELECT file, idx FROM ("
@@ -674,8 +697,51 @@ class Ingestor:
                 [order],
             )
         skip_row = con.execute("SELECT count(*) FROM _skip").fetchone()
-        added = insert(bool(skip_row and skip_row[0]), valid)
+        added = insert(bool(skip_row and skip_row[0]), valid, [])
         return total, valid, rejects, added
+
+    def _cut(self, order: list[str], *, later: bool) -> tuple[list[str], int]:
+        """Cut what must not be loaded out of the batch's arrays: rejected records, records already
+        stored and (``later``) later copies of an eventID repeated in the batch (the first by
+        file, index stays). The files left to load, and how many records they hold.
+
+        A file with nothing left is not read again (a whole re-ingest reads each file once); a
+        file with some records cut is rewritten from its own texts, every kept record's text as
+        it was. Only the inflated copies are rewritten.
+        """
+        con = self.con
+        if later:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _skip AS SELECT file, idx FROM ("
+                "  SELECT file, idx, row_number() OVER (PARTITION BY id ORDER BY list_position(?, file), idx) AS n"
+                "  FROM _raw WHERE reason IS NULL AND id NOT IN (SELECT id FROM _stored) AND id IN ("
+                "    SELECT id FROM _raw WHERE reason IS NULL GROUP BY id HAVING count(*) > 1)"
+                ") WHERE n > 1",
+                [order],
+            )
+        repeated = " UNION SELECT file, idx FROM _skip" if later else ""
+        keep: list[str] = []
+        expected = 0
+        for file, n, bad, dropped, idxs in con.execute(
+            "WITH cut AS (SELECT file, idx FROM _raw WHERE idx IS NOT NULL AND (reason IS NOT NULL"  # noqa: S608
+            f"              OR id IN (SELECT id FROM _stored)){repeated}),"
+            "     per AS (SELECT file, count(*) AS n, list(idx) AS idxs FROM cut GROUP BY file),"
+            "     tot AS (SELECT file, count(idx) AS n, bool_or(idx IS NULL) AS bad FROM _raw GROUP BY file)"
+            " SELECT tot.file, tot.n, tot.bad, coalesce(per.n, 0),"
+            "        CASE WHEN coalesce(per.n, 0) BETWEEN 1 AND tot.n - 1 THEN per.idxs END"
+            " FROM tot LEFT JOIN per USING (file) ORDER BY tot.file"
+        ).fetchall():
+            if bad or dropped >= n:
+                continue
+            if idxs:
+                drop = set(idxs)
+                path = Path(file)
+                texts = _array_elements(path.read_text(encoding="utf-8"))
+                path.write_text("[" + ",".join(t for i, t in enumerate(texts) if i not in drop) + "]",
+                                encoding="utf-8")
+            keep.append(file)
+            expected += n - dropped
+        return keep, expected
 
     def _name_non_objects(self, unsure: dict[str, list[int]], names: dict[str, str],
                           rejects: list[Reject]) -> None:
@@ -683,7 +749,7 @@ class Ingestor:
         their own reason: the narrow pass sees them as objects without eventID and eventTime."""
         for file, idxs in unsure.items():
             row = self.con.execute("SELECT json_extract(content, ?) FROM read_text(?)",
-                                   [[f"$.Records[{i}]" for i in idxs], file]).fetchone()
+                                   [[f"$[{i}]" for i in idxs], file]).fetchone()
             texts = row[0] if row else []
             not_objects = {i for i, text in zip(idxs, texts, strict=True)
                            if not str(text).lstrip().startswith("{")}
@@ -694,7 +760,7 @@ class Ingestor:
 
 
 class _Inflating:
-    """One batch's files being made readable for DuckDB (see ``_plain_copy``) in a temporary
+    """One batch's files being made readable for DuckDB (see ``_array_copy``) in a temporary
     directory that lives as long as this object is entered."""
 
     def __init__(self, pool: ThreadPoolExecutor, files: list[tuple[Path, bool, int]]):
@@ -705,7 +771,7 @@ class _Inflating:
                              f"({exc.strerror or exc}); set TMPDIR to a writable directory") from exc
         tmp = Path(self._tmp.name)
         self._files = files
-        self._futures = [pool.submit(_plain_copy, path, gz, tmp / f"{n:06d}.json")
+        self._futures = [pool.submit(_array_copy, path, gz, tmp / f"{n:06d}.json")
                          for n, (path, gz, _) in enumerate(files)]
 
     def result(self, summary: IngestSummary) -> list[tuple[Path, str, int]]:
@@ -754,64 +820,79 @@ class _Inflater:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-_GLOB_CHARS = re.compile(r"[*?\[\]{}]")
 _BOM = b"\xef\xbb\xbf"
-_CHUNK = 1 << 20
+# CloudTrail writes ``{"Records":[...]}``: the array is the file less this head and tail.
+_HEAD = re.compile(rb'\A\s*\{\s*"Records"\s*:\s*(?=\[)')
+_TAIL = re.compile(rb'(?<=\])\s*\}\s*\Z')
 
 
-def _plain_copy(path: Path, gz: bool, dest: Path) -> tuple[str, int]:
-    """The path DuckDB should read for a delivery file, and its bytes of JSON.
+def _array_elements(text: str) -> list[str]:
+    """The texts of a JSON array's elements, each exactly as it stands in ``text``."""
+    decoder = json.JSONDecoder()
+    out: list[str] = []
+    i = text.index("[") + 1
+    while True:
+        while text[i] in " \t\r\n,":
+            i += 1
+        if text[i] == "]":
+            return out
+        _, end = decoder.raw_decode(text, i)
+        out.append(text[i:end])
+        i = end
 
-    A plain file is read where it is, unless it starts with a byte-order mark or its name holds
-    characters DuckDB would take for a glob; then, as a gzip file always, its JSON is written to
-    ``dest`` (inflated, without the mark). Raises FileError when the file cannot be read or its
-    compressed stream is broken or cut short. Python's zlib releases the GIL while it inflates.
+
+def _array_copy(path: Path, gz: bool, dest: Path) -> tuple[str, int]:
+    """Write a delivery file's ``Records`` array, as its bytes stand in the file, to ``dest``;
+    the path and its size.
+
+    Inflates gzip (every member; zlib-ng releases the GIL) and drops a byte-order mark. A file
+    laid out otherwise (other keys, or ``Records`` not first) is parsed and its array written
+    again. Raises FileError when the file cannot be read, its compressed stream is broken or
+    cut short, or it is not a delivery file.
     """
     try:
-        src = open(path, "rb")  # noqa: SIM115 - closed below
+        with open(path, "rb") as src:
+            raw = src.read()
     except OSError as exc:
         raise FileError(f"unreadable ({exc.strerror or exc})") from exc
-    with src:
-        if not gz:
-            head = src.read(len(_BOM))
-            if head != _BOM and not _GLOB_CHARS.search(str(path)):
-                return str(path), path.stat().st_size
-            src.seek(len(head) if head == _BOM else 0)
-        size = 0
-        with open(dest, "wb") as out:
-            inflater = _zlib.decompressobj(wbits=31) if gz else None
-            first = True
-            while True:
-                try:
-                    chunk = src.read(_CHUNK)
-                except OSError as exc:
-                    raise FileError(f"unreadable ({exc.strerror or exc})") from exc
-                if not chunk:
-                    break
-                if inflater is not None:
-                    try:
-                        data = inflater.decompress(chunk)
-                        while inflater.eof and inflater.unused_data:  # the next gzip member, if any
-                            rest = inflater.unused_data
-                            if not rest.startswith(GZIP_MAGIC):
-                                if rest.strip(b"\0"):
-                                    raise FileError("unreadable compressed file (data after the end of the gzip stream)")
-                                break
-                            inflater = _zlib.decompressobj(wbits=31)
-                            data += inflater.decompress(rest)
-                    except _INFLATE_ERRORS as exc:
-                        raise FileError(f"unreadable or truncated compressed file ({exc})") from exc
-                else:
-                    data = chunk
-                if first and data:
-                    data = data[len(_BOM):] if data.startswith(_BOM) else data
-                    first = not data
-                out.write(data)
-                size += len(data)
-            if inflater is not None and not inflater.eof:
+    data = _inflate(raw) if gz else raw
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]
+    head, tail = _HEAD.match(data), _TAIL.search(data, max(0, len(data) - 64))
+    if head and tail:
+        body = memoryview(data)[head.end():tail.start()]
+    else:
+        try:
+            doc = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise FileError(_diagnose(path)) from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("Records"), list):
+            raise FileError("expected {\"Records\": [...]} (a CloudTrail delivery file)")
+        body = memoryview(orjson.dumps(doc["Records"]))
+    with open(dest, "wb") as out:
+        out.write(body)
+    return str(dest), len(body)
+
+
+def _inflate(raw: bytes) -> bytes:
+    """The bytes a gzip file holds (all its members); FileError when the stream is broken."""
+    out: list[bytes] = []
+    rest = raw
+    try:
+        while True:
+            inflater = _zlib.decompressobj(wbits=31)
+            out.append(inflater.decompress(rest))
+            if not inflater.eof:
                 raise FileError("unreadable or truncated compressed file "
                                 "(Compressed file ended before the end-of-stream marker was reached)")
-    return str(dest), size
+            rest = inflater.unused_data
+            if not rest.startswith(GZIP_MAGIC):
+                break
+    except _INFLATE_ERRORS as exc:
+        raise FileError(f"unreadable or truncated compressed file ({exc})") from exc
+    if rest.strip(b"\0"):
+        raise FileError("unreadable compressed file (data after the end of the gzip stream)")
+    return b"".join(out)
 
 
 def iter_records(path: Path) -> Iterator[dict[str, Any]]:
