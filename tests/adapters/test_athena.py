@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -16,6 +15,8 @@ from trailhound.store import athena as athena_module
 from trailhound.store import open_store
 from trailhound.store._remote import RetryPolicy
 from trailhound.store.athena import AthenaStore, from_spec
+
+from tests.adapters.conftest import FakeTime
 
 SPEC = "primary/security.cloudtrail_logs_pp"
 QID = "a1b2c3d4-0000-4000-8000-000000000001"
@@ -31,45 +32,15 @@ COLUMNS = [("event_ids", "array"), ("first_seen", "timestamp"), ("actor_arn", "v
 
 
 @pytest.fixture(autouse=True)
-def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "UTC")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ATHENA", "AWS_PROFILE", "TRAILHOUND_STORE",
-                athena_module.OUTPUT_ENV):
+    for var in ("TRAILHOUND_STORE", athena_module.OUTPUT_ENV):  # AWS isolation: tests/conftest.py
         monkeypatch.delenv(var, raising=False)
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
 
 
 @pytest.fixture
 def client() -> Any:
     return boto3.client("athena", region_name="us-east-1")
-
-
-@pytest.fixture
-def stub(client: Any) -> Iterator[Stubber]:
-    with Stubber(client) as s:
-        yield s
-        s.assert_no_pending_responses()
 
 
 def make_store(client: Any, fake_time: FakeTime, *, timeout_s: float = 60.0, **kwargs: Any) -> AthenaStore:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -16,6 +15,8 @@ from trailhound.store import lake as lake_module
 from trailhound.store import open_store
 from trailhound.store._remote import Kind, RetryPolicy, infer_kinds, parse_array
 from trailhound.store.lake import LakeStore, from_spec, strip_leading_comments
+
+from tests.adapters.conftest import FakeTime
 
 EDS_ID = "EXAMPLE0-f852-4e8f-8bd1-bcf6cEXAMPLE"
 EDS_ARN = f"arn:aws:cloudtrail:eu-west-1:111122223333:eventdatastore/{EDS_ID}"
@@ -37,46 +38,14 @@ GROUP BY userIdentity.arn"""
 
 
 @pytest.fixture(autouse=True)
-def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "UTC")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDTRAIL", "AWS_PROFILE", "TRAILHOUND_STORE"):
-        monkeypatch.delenv(var, raising=False)
-
-
-class FakeTime:
-    """A clock that only moves when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
+    monkeypatch.delenv("TRAILHOUND_STORE", raising=False)  # AWS isolation: tests/conftest.py
 
 
 @pytest.fixture
 def client() -> Any:
     return boto3.client("cloudtrail", region_name="us-east-1")
-
-
-@pytest.fixture
-def stub(client: Any) -> Iterator[Stubber]:
-    with Stubber(client) as s:
-        yield s
-        s.assert_no_pending_responses()
 
 
 def make_store(client: Any, fake_time: FakeTime, *, timeout_s: float = 60.0, ref: str = EDS_ID) -> LakeStore:

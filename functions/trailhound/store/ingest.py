@@ -10,23 +10,23 @@ bytes, whatever the file is called):
 Shape of the load (it decides the speed, see ``docs/store.md``). Per batch of delivery files,
 in one transaction:
 
-1. the batch's gzip files are inflated by Python's zlib on every core (it releases the GIL) into
-   a temporary directory: zlib inflates about twice as fast as DuckDB's reader, and both passes
-   below then read plain text;
+1. Python threads inflate each file (zlib-ng, GIL released) and write its bare ``Records``
+   array to a temporary directory (``_array_copy``); the next batch is inflated while DuckDB
+   loads this one;
 2. ``_raw``: one narrow pass (``read_text`` + a ``json_transform`` to each record's ``eventID``
    and ``eventTime``) gives, per record, its file, index, ``eventID``, ``eventTime`` and the
    reason it is rejected (NULL when it is good);
-3. counts, the rejects, and ``_skip``: rejected records, records whose eventID is already stored
-   (one hash join) and later repeats of an eventID inside the batch (the first by file, index is
-   kept);
-4. one ``INSERT`` that reads the files in parallel (``read_json_objects``), turns each file's
-   ``Records`` into the raw-record structs with a single ``json_transform`` and into the
-   records' texts with a single ``json_extract``, unnests both side by side, drops ``_skip`` and
-   casts onto the Lake columns.
+3. counts and rejects; what must not load (rejected records, eventIDs already stored, later
+   repeats of an eventID inside the batch: the first by file, index is kept) is cut out of the
+   arrays (``Ingestor._cut``), and files with nothing left are not read again;
+4. one ``INSERT`` with no ``WHERE``: ``read_json_objects(format = 'array')`` hands the records
+   (their texts as delivered: ``eventJson``) to DuckDB's threads, one ``json_transform`` a
+   record, struct casts onto the Lake columns.
 
 An interrupted ingest (Ctrl-C, a crash) rolls back the batch it was in: earlier batches stay.
 JSON Lines and lookup-events files are split in Python into record texts (``_raw`` holds the
-texts) and inserted with one ``json_transform`` a record, one ``UNION ALL`` branch per thread.
+texts) and inserted with one ``json_transform`` a record, one ``UNION ALL`` branch per thread,
+leaving out ``_skip`` (already stored, later repeats) by file and index.
 """
 
 from __future__ import annotations
@@ -160,6 +160,15 @@ _RECORD_ROWS = (
     + _TS.format("r.eventTime") + " AS ts FROM ("
     "  SELECT json_transform(json, ?) AS r, json::VARCHAR AS j"
     "  FROM read_json_objects(?, format = 'array', maximum_object_size = <max>))"
+)
+# Later copies of an eventID a batch repeats (not one already stored): every (file, index) but
+# the first by the batch's file order (the parameter) and index.
+_LATER_COPIES = (
+    "SELECT file, idx FROM ("
+    "  SELECT file, idx, row_number() OVER (PARTITION BY id ORDER BY list_position(?, file), idx) AS n"
+    "  FROM _raw WHERE reason IS NULL AND id NOT IN (SELECT id FROM _stored) AND id IN ("
+    "    SELECT id FROM _raw WHERE reason IS NULL GROUP BY id HAVING count(*) > 1)"
+    ") WHERE n > 1"
 )
 _SKIP = " NOT EXISTS (SELECT 1 FROM _skip s WHERE s.file = w.file AND s.idx = w.idx)"
 
@@ -687,15 +696,7 @@ class Ingestor:
         con.execute("CREATE OR REPLACE TEMP TABLE _skip AS SELECT file, idx FROM _raw "
                     "WHERE reason IS NULL AND id IN (SELECT id FROM _stored)")
         if distinct < valid:
-            con.execute(
-                "INSERT INTO _skip SELECT file, idx FROM ("
-                "  SELECT file, idx, row_number() OVER (PARTITION BY id ORDER BY list_position(?, file), idx) AS n"
-                "  FROM _raw w WHERE reason IS NULL AND id IN ("
-                "    SELECT id FROM _raw WHERE reason IS NULL GROUP BY id HAVING count(*) > 1)"
-                "  AND NOT EXISTS (SELECT 1 FROM _skip s WHERE s.file = w.file AND s.idx = w.idx)"
-                ") WHERE n > 1",
-                [order],
-            )
+            con.execute(f"INSERT INTO _skip {_LATER_COPIES}", [order])
         skip_row = con.execute("SELECT count(*) FROM _skip").fetchone()
         added = insert(bool(skip_row and skip_row[0]), valid, [])
         return total, valid, rejects, added
@@ -711,14 +712,7 @@ class Ingestor:
         """
         con = self.con
         if later:
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _skip AS SELECT file, idx FROM ("
-                "  SELECT file, idx, row_number() OVER (PARTITION BY id ORDER BY list_position(?, file), idx) AS n"
-                "  FROM _raw WHERE reason IS NULL AND id NOT IN (SELECT id FROM _stored) AND id IN ("
-                "    SELECT id FROM _raw WHERE reason IS NULL GROUP BY id HAVING count(*) > 1)"
-                ") WHERE n > 1",
-                [order],
-            )
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _skip AS {_LATER_COPIES}", [order])
         repeated = " UNION SELECT file, idx FROM _skip" if later else ""
         keep: list[str] = []
         expected = 0
