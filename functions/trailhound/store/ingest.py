@@ -183,12 +183,14 @@ class Kind(enum.StrEnum):
 
 DELIVERY, LOOKUP, JSONL = Kind.DELIVERY, Kind.LOOKUP, Kind.JSONL
 GZIP_MAGIC = b"\x1f\x8b"
-# Batches are sized by JSON bytes (for gzip, the size its trailer records). DuckDB compresses and
-# writes a row group (122,880 rows) in the thread that filled it, and commits under ~100k rows go
-# through the write-ahead log (a second copy): a batch should give every thread at least one full
-# row group (~2 x 122,880 records of ~1.4 KB here). Peak memory grows ~3x the batch: 384 MB
-# stays under 2 GB.
-BATCH_BYTES = 384 * 1024 * 1024
+# Batches are sized by JSON bytes (for gzip, the size its trailer records): at least BATCH_BYTES
+# (unless the whole load is smaller), under twice that, all of a load about equal (``_batches``).
+# DuckDB's insert threads each compress and write their own row groups (122,880 rows) only when
+# each has filled one; the rows of a thread with fewer are appended and compressed by one thread
+# at a time. 320 MiB of ~1.4 KB records gives each of two threads about one row group. Larger
+# batches cost more CPU (fresh memory: page faults) and memory: peak RSS was ~1 GB with
+# 351 MB batches, ~1.2 GB with 703 MB ones.
+BATCH_BYTES = 320 * 1024 * 1024
 MAX_OBJECT = 2**31 - 1
 ORDERED_BYTES = 16 * 1024 * 1024  # a batch this small keeps the files' order (see Ingestor.ingest)
 PARALLEL_MIN_RECORDS = 20_000  # below this, one branch: planning the insert twice costs more than it saves
@@ -528,16 +530,25 @@ class Ingestor:
         return summary
 
     def _batches(self, items: list[tuple[Path, bool, int]]) -> Iterator[list[tuple[Path, bool, int]]]:
+        """The files in batches of about equal JSON bytes, each at least ``batch_bytes`` (unless the
+        whole load is less) and under twice that.
+
+        Equal, not full-then-remainder: a small batch leaves DuckDB's threads with partial row
+        groups, which are appended one thread at a time (see ``BATCH_BYTES``). The 1M-event
+        benchmark cut 192 + 3 x 384 MiB spent ~1.2 s on one core in its first batch; cut
+        in 4 x 335 MiB it keeps both cores busy to the end (``docs/store.md``).
+        """
+        total = sum(size for _, _, size in items)
+        share = max(1, total / max(1, total // self.batch_bytes))
         batch: list[tuple[Path, bool, int]] = []
-        size = 0
-        # The first batch is half size: nothing overlaps its inflating, so DuckDB waits for it.
-        limit = max(1, self.batch_bytes // 2)
+        bound = share
+        done = 0
         for item in items:
-            if batch and size + item[2] > limit:
+            if batch and done + item[2] / 2 > bound:  # this file lies mostly past the boundary
                 yield batch
-                batch, size, limit = [], 0, self.batch_bytes
+                batch, bound = [], bound + share
             batch.append(item)
-            size += item[2]
+            done += item[2]
         if batch:
             yield batch
 
