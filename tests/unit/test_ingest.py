@@ -277,6 +277,41 @@ def test_duplicates_within_one_run_are_counted_once_and_the_first_wins(store: Lo
     other.close()
 
 
+@pytest.mark.parametrize("batch_bytes", [None, 1])
+def test_a_stored_event_behind_each_files_new_first_record_is_still_skipped(tmp_path: Path,
+                                                                           batch_bytes: int | None) -> None:
+    """A batch whose files' first eventIDs are all new is loaded in one pass and checked after; a
+    repeat further in fails the check, and the batch is loaded again the careful way."""
+    old = variant(RECORDS[0], 900)
+    write_delivery(tmp_path / "old.json", [old])
+    write_delivery(tmp_path / "new" / "a.json", [variant(RECORDS[1], 901), old, variant(RECORDS[2], 902)])
+    write_delivery(tmp_path / "new" / "b.json", [variant(RECORDS[3], 903), dict(old, eventName="Changed")])
+    write_delivery(tmp_path / "new" / "c.json", [variant(RECORDS[4], 904)])
+    s = LocalStore(":memory:")
+    s.ingest([tmp_path / "old.json"])
+    ingestor = Ingestor(s.con) if batch_bytes is None else Ingestor(s.con, batch_bytes=batch_bytes)
+    summary = ingestor.ingest([tmp_path / "new"])
+    assert (summary.records, summary.added, summary.duplicates, summary.rejected) == (6, 4, 2, 0)
+    assert s.count() == 5 == len(set(ids(s)))
+    assert col(s, "eventName", old["eventID"]) == old["eventName"]
+    s.close()
+
+
+def test_a_first_record_naming_a_stored_event_inside_it_still_loads(store: LocalStore, tmp_path: Path) -> None:
+    """The first eventID in a file's text is only a guess at its first record's: a nested one
+    (here in requestParameters, written before the record's own) changes how, not what, loads."""
+    old = variant(RECORDS[0], 910)
+    write_delivery(tmp_path / "old.json", [old])
+    store.ingest([tmp_path / "old.json"])
+    rest = {k: v for k, v in variant(RECORDS[1], 911).items() if k != "requestParameters"}
+    nested = {"requestParameters": {"eventID": old["eventID"]}, **rest}
+    text = write_delivery(tmp_path / "new.json", [nested, variant(RECORDS[2], 912)]).read_text()
+    assert text.index(old["eventID"]) < text.index(nested["eventID"])
+    summary = store.ingest([tmp_path / "new.json"])
+    assert (summary.added, summary.duplicates, summary.rejected) == (2, 0, 0)
+    assert col(store, "requestParameters", nested["eventID"]) == {"eventID": old["eventID"]}
+
+
 def test_every_input_kind_loads(store: LocalStore, tmp_path: Path) -> None:
     recs = [variant(RECORDS[i % len(RECORDS)], i) for i in range(12)]
     write_delivery(tmp_path / "plain.json", recs[0:2])
@@ -425,17 +460,17 @@ def test_an_interrupt_inside_the_database_work_rolls_back_too(tmp_path: Path,
     write_delivery(tmp_path / "2.json", [variant(RECORDS[1], 2), variant(RECORDS[2], 3)])
     s = LocalStore(":memory:")
     ingestor = Ingestor(s.con, batch_bytes=1)
-    real = Ingestor._insert
+    real = Ingestor._insert_arrays
     seen: list[int] = []
 
     def insert_then_fail(self: Ingestor, *args: Any) -> Any:
         result = real(self, *args)
-        seen.append(result[3])
+        seen.append(result)
         if len(seen) == 2:
             raise KeyboardInterrupt
         return result
 
-    monkeypatch.setattr(Ingestor, "_insert", insert_then_fail)
+    monkeypatch.setattr(Ingestor, "_insert_arrays", insert_then_fail)
     with pytest.raises(KeyboardInterrupt):
         ingestor.ingest([tmp_path])
     assert seen == [1, 2]  # the second batch had inserted its rows ...

@@ -7,21 +7,25 @@ bytes, whatever the file is called):
 * JSON Lines, one record a line (or one JSON document: a record or a list of records);
 * the output of ``aws cloudtrail lookup-events`` (records inside each ``CloudTrailEvent`` string).
 
-Shape of the load (it decides the speed, see ``docs/store.md``). Per batch of delivery files,
-in one transaction:
+Shape of the load (it decides the speed, see ``docs/store.md``). Delivery files go in batches of
+about equal size (``Ingestor._batches``), each in one transaction:
 
-1. Python threads inflate each file (zlib-ng, GIL released) and write its bare ``Records``
-   array to a temporary directory (``_array_copy``); the next batch is inflated while DuckDB
-   loads this one;
-2. ``_raw``: one narrow pass (``read_text`` + a ``json_transform`` to each record's ``eventID``
-   and ``eventTime``) gives, per record, its file, index, ``eventID``, ``eventTime`` and the
-   reason it is rejected (NULL when it is good);
-3. counts and rejects; what must not load (rejected records, eventIDs already stored, later
-   repeats of an eventID inside the batch: the first by file, index is kept) is cut out of the
-   arrays (``Ingestor._cut``), and files with nothing left are not read again;
-4. one ``INSERT`` with no ``WHERE``: ``read_json_objects(format = 'array')`` hands the records
-   (their texts as delivered: ``eventJson``) to DuckDB's threads, one ``json_transform`` a
-   record, struct casts onto the Lake columns.
+1. Python threads inflate each file (zlib-ng, GIL released) and write its bare ``Records`` array
+   to a temporary directory (``_array_copy``); the next batch is inflated while DuckDB loads
+   this one;
+2. the direct load, when none of the files' first eventIDs is stored (and no earlier batch of the
+   run failed its check): one ``INSERT`` with no ``WHERE`` (``_insert_arrays``):
+   ``read_json_objects(format = 'array')`` hands DuckDB's threads the records (their texts as
+   delivered: ``eventJson``), one ``json_transform`` a record, struct casts onto the Lake
+   columns. Then one check of what it added (``_DIRECT_CHECK``): every row has an eventID and an
+   eventTime, no eventID twice, none stored before. A batch that fails is rolled back and
+   loaded the careful way;
+3. the careful load: ``_raw``, one narrow pass (``read_text`` + a ``json_transform`` to each
+   record's ``eventID`` and ``eventTime``), gives per record its file, index, ``eventID``,
+   ``eventTime`` and the reason it is rejected (NULL when it is good); counts and rejects; what
+   must not load (rejected records, eventIDs already stored, later repeats of an eventID inside
+   the batch: the first by file, index is kept) is cut out of the arrays (``Ingestor._cut``),
+   files with nothing left are not read again; then the same ``INSERT`` as the direct load.
 
 An interrupted ingest (Ctrl-C, a crash) rolls back the batch it was in: earlier batches stay.
 JSON Lines and lookup-events files are split in Python into record texts (``_raw`` holds the
@@ -31,6 +35,7 @@ leaving out ``_skip`` (already stored, later repeats) by file and index.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import gzip
 import json
@@ -43,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import orjson
@@ -170,6 +175,16 @@ _LATER_COPIES = (
     "    SELECT id FROM _raw WHERE reason IS NULL GROUP BY id HAVING count(*) > 1)"
     ") WHERE n > 1"
 )
+# After a batch was loaded directly (``Ingestor._direct_transaction``): true when what it added
+# (rows from the parameter's rowid on) is as the careful load would have made it: every row has
+# an eventID and an eventTime, no eventID twice, none stored before the batch.
+_DIRECT_CHECK = (
+    "SELECT count(*) FILTER (eventID IS NULL OR eventID = '' OR eventTime IS NULL) = 0"  # noqa: S608
+    "   AND count(*) = count(DISTINCT eventID)"
+    "   AND NOT EXISTS (SELECT 1 FROM <table> s WHERE s.rowid < $first AND s.eventID IN ("
+    "     SELECT eventID FROM <table> WHERE rowid >= $first))"
+    " FROM <table> WHERE rowid >= $first"
+)
 _SKIP = " NOT EXISTS (SELECT 1 FROM _skip s WHERE s.file = w.file AND s.idx = w.idx)"
 
 
@@ -276,6 +291,19 @@ def _open(path: Path) -> Any:
 
 class FileError(Exception):
     """A whole file cannot be loaded (the message says why)."""
+
+
+class _Unclean(Exception):
+    """A batch loaded directly failed its check (``_DIRECT_CHECK``): roll it back."""
+
+
+class _Ready(NamedTuple):
+    """A delivery file made readable for DuckDB (``_array_copy``)."""
+
+    path: Path  # the file as given
+    read: str  # its bare Records array, for DuckDB
+    size: int  # the array's bytes
+    first_id: str | None  # the first record's eventID, as far as a glance at its text tells
 
 
 _LEADING_KEY = re.compile(rb'^\s*\{\s*"([A-Za-z]+)"')
@@ -449,6 +477,7 @@ class Ingestor:
         row = con.execute("SELECT current_setting('threads')").fetchone()
         self.parallel = max(1, min(8, int(row[0]) if row else 1))
         self._ordered = True  # preserve_insertion_order as last set (read again by ingest)
+        self._direct = True  # load batches directly (see _delivery_batch); reset by each ingest
 
     def ingest(self, paths: Iterable[str | os.PathLike[str]],
                progress: Callable[[int, int], None] | None = None) -> IngestSummary:
@@ -464,6 +493,7 @@ class Ingestor:
         """
         row = self.con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
         self._ordered = before = bool(row[0]) if row else True
+        self._direct = True
         try:
             return self._ingest(paths, progress)
         finally:
@@ -553,12 +583,15 @@ class Ingestor:
             yield batch
 
     # -- one transaction per batch -------------------------------------------------------------
-    def _delivery_batch(self, plain: list[tuple[Path, str, int]], summary: IngestSummary,
-                        written: Callable[[], None]) -> None:
+    def _delivery_batch(self, plain: list[_Ready], summary: IngestSummary, written: Callable[[], None]) -> None:
         if not plain:
             written()
             return
         try:
+            if self._direct and not self._stored_any([f.first_id for f in plain if f.first_id]):
+                if self._direct_transaction(plain, summary, written):
+                    return
+                self._direct = False  # this run repeats events or holds bad records: read the rest with care
             self._delivery_transaction(plain, summary, written)
             return
         except _DATA_ERRORS:
@@ -568,10 +601,10 @@ class Ingestor:
         for item in plain:
             try:
                 self.con.execute(f"SELECT count(*) FROM ({_DELIVERY_KEYS})",  # noqa: S608 - constant SQL
-                                 [_KEYS_TYPE, [item[1]]]).fetchall()
+                                 [_KEYS_TYPE, [item.read]]).fetchall()
                 good.append(item)
             except _DATA_ERRORS:
-                summary.rejects.append(Reject(str(item[0]), None, _diagnose(item[0])))
+                summary.rejects.append(Reject(str(item.path), None, _diagnose(item.path)))
             except duckdb.InterruptException:
                 raise KeyboardInterrupt from None
         if not good:
@@ -580,29 +613,61 @@ class Ingestor:
         try:
             self._delivery_transaction(good, summary, written)
         except _DATA_ERRORS as exc:
-            raise StoreError(f"{good[0][0]} (batch of {len(good)} files): {str(exc).splitlines()[0]}") from exc
+            raise StoreError(f"{good[0].path} (batch of {len(good)} files): {str(exc).splitlines()[0]}") from exc
 
-    def _delivery_transaction(self, files: list[tuple[Path, str, int]], summary: IngestSummary,
-                              written: Callable[[], None]) -> None:
-        reads = [read for _, read, _ in files]
-        largest = max(size for _, _, size in files)
+    def _stored_any(self, event_ids: list[str]) -> bool:
+        """Whether any of these eventIDs is stored (a cheap guess at whether a batch repeats)."""
+        row = self.con.execute(f"SELECT count(*) FROM {self.table} WHERE eventID IN "  # noqa: S608 - constant name
+                               "(SELECT unnest(?::VARCHAR[]))", [event_ids]).fetchone() if event_ids else None
+        return bool(row and row[0])
+
+    def _insert_arrays(self, files: list[_Ready], keep: list[str]) -> int:
+        """INSERT every record of the arrays ``keep`` (some of ``files``); the rows added."""
+        if not keep:
+            return 0
+        largest = max(f.size for f in files)
         records = _RECORD_ROWS.replace("<max>", str(min(MAX_OBJECT, largest + 1024)))
+        # No WHERE: DuckDB would push a filter on the transformed record below the projection
+        # and run json_transform twice (50% more CPU); what must not load is cut out before.
+        return self._append(f"INSERT INTO {self.table} SELECT {SELECT_COLUMNS} FROM ({records})",  # noqa: S608
+                            [_RECORD, keep])
+
+    def _direct_transaction(self, files: list[_Ready], summary: IngestSummary,
+                            written: Callable[[], None]) -> bool:
+        """Load a batch with one INSERT of all its records, then check what it added
+        (``_DIRECT_CHECK``). False, with nothing kept, when the check fails: the batch holds a
+        record without eventID or eventTime, repeats an eventID, or repeats a stored one; the
+        careful load then names and skips those.
+        """
         table = self.table  # a validated constant of this module, not a value
+        try:
+            with self._batch_transaction(sum(f.size for f in files)):
+                row = self.con.execute(f"SELECT coalesce(max(rowid) + 1, 0) FROM {table}").fetchone()  # noqa: S608
+                first = int(row[0]) if row else 0
+                added = self._insert_arrays(files, [f.read for f in files])
+                row = self.con.execute(_DIRECT_CHECK.replace("<table>", table), {"first": first}).fetchone()
+                if not (row and row[0]):
+                    raise _Unclean
+                written()
+        except _Unclean:
+            return False
+        summary.records += added
+        summary.added += added
+        return True
+
+    def _delivery_transaction(self, files: list[_Ready], summary: IngestSummary,
+                              written: Callable[[], None]) -> None:
+        reads = [f.read for f in files]
 
         def insert(skip: bool, valid: int, keep: list[str]) -> int:
-            # No WHERE: DuckDB would push a filter on the transformed record below the projection
-            # and run json_transform twice (50% more CPU); what is not loaded was cut out before.
-            if not keep:
-                return 0
-            return self._append(f"INSERT INTO {table} SELECT {SELECT_COLUMNS} FROM ({records})",  # noqa: S608
-                                [_RECORD, keep])
+            return self._insert_arrays(files, keep)
 
         # read_text hands all its files to one thread in one chunk: one branch per thread.
         parts = [reads[k::self.parallel] for k in range(min(self.parallel, len(reads)))]
         keys = " UNION ALL ".join(f"SELECT * FROM ({_DELIVERY_KEYS})" for _ in parts)  # noqa: S608 - constant SQL
         self._transaction((keys, [x for part in parts for x in (_KEYS_TYPE, part)]), insert, summary, written,
-                          reads, {read: str(path) for path, read, _ in files}, delivery=True,
-                          size=sum(size for _, _, size in files))
+                          reads, {f.read: str(f.path) for f in files}, delivery=True,
+                          size=sum(f.size for f in files))
 
     def _text_batch(self, rows: list[tuple[str, int, str]], summary: IngestSummary,
                     written: Callable[[], None]) -> None:
@@ -641,13 +706,28 @@ class Ingestor:
     def _transaction(self, raw: tuple[str, list[Any]], insert: Callable[[bool, int, list[str]], int],
                      summary: IngestSummary, written: Callable[[], None], order: list[str],
                      names: dict[str, str], *, delivery: bool, size: int) -> None:
+        with self._batch_transaction(size):
+            self._append(_RAW_FROM.replace("<source>", raw[0]), raw[1])
+            counts = self._insert(order, names, insert, delivery)
+            written()
+        total, valid, rejects, added = counts
+        summary.records += total
+        summary.added += added
+        summary.duplicates += valid - added
+        summary.rejects.extend(rejects)
+
+    @contextlib.contextmanager
+    def _batch_transaction(self, size: int) -> Iterator[None]:
+        """One batch's transaction: committed when the block ends, rolled back when it raises.
+
+        DuckDB errors that are not about the data become StoreError, an interrupt
+        KeyboardInterrupt; the scratch tables go either way.
+        """
         con = self.con
         self._keep_order(size < ORDERED_BYTES)
         con.execute("BEGIN TRANSACTION")
         try:
-            self._append(_RAW_FROM.replace("<source>", raw[0]), raw[1])
-            counts = self._insert(order, names, insert, delivery)
-            written()
+            yield
             con.execute("COMMIT")
         except BaseException as exc:
             con.execute("ROLLBACK")
@@ -659,11 +739,6 @@ class Ingestor:
         finally:
             for scratch in ("_raw", "_stored", "_skip"):
                 con.execute(f"DROP TABLE IF EXISTS {scratch}")
-        total, valid, rejects, added = counts
-        summary.records += total
-        summary.added += added
-        summary.duplicates += valid - added
-        summary.rejects.extend(rejects)
 
     def _insert(self, order: list[str], names: dict[str, str], insert: Callable[[bool, int, list[str]], int],
                 delivery: bool) -> tuple[int, int, list[Reject], int]:
@@ -779,12 +854,12 @@ class _Inflating:
         self._futures = [pool.submit(_array_copy, path, gz, tmp / f"{n:06d}.json")
                          for n, (path, gz, _) in enumerate(files)]
 
-    def result(self, summary: IngestSummary) -> list[tuple[Path, str, int]]:
-        """(file, path DuckDB reads, its JSON bytes) of each readable file; the others are rejected."""
-        out: list[tuple[Path, str, int]] = []
+    def result(self, summary: IngestSummary) -> list[_Ready]:
+        """Each readable file of the batch; the others are rejected."""
+        out: list[_Ready] = []
         for (path, _, _), future in zip(self._files, self._futures, strict=True):
             try:
-                out.append((path, *future.result()))
+                out.append(_Ready(path, *future.result()))
             except FileError as exc:
                 summary.rejects.append(Reject(str(path), None, str(exc)))
         return out
@@ -829,6 +904,9 @@ _BOM = b"\xef\xbb\xbf"
 # CloudTrail writes ``{"Records":[...]}``: the array is the file less this head and tail.
 _HEAD = re.compile(rb'\A\s*\{\s*"Records"\s*:\s*(?=\[)')
 _TAIL = re.compile(rb'(?<=\])\s*\}\s*\Z')
+# The first eventID in a file's text: its first record's, unless that record nests another key of
+# the name before its own (then only the guess of ``Ingestor._stored_any`` is off, not the load).
+_FIRST_ID = re.compile(rb'"eventID"\s*:\s*"([^"\\]{1,256})"')
 
 
 def _array_elements(text: str) -> list[str]:
@@ -846,9 +924,9 @@ def _array_elements(text: str) -> list[str]:
         i = end
 
 
-def _array_copy(path: Path, gz: bool, dest: Path) -> tuple[str, int]:
+def _array_copy(path: Path, gz: bool, dest: Path) -> tuple[str, int, str | None]:
     """Write a delivery file's ``Records`` array, as its bytes stand in the file, to ``dest``;
-    the path and its size.
+    the path, its size and (a guess, see ``_FIRST_ID``) the first record's eventID.
 
     Inflates gzip (every member; zlib-ng releases the GIL) and drops a byte-order mark. A file
     laid out otherwise (other keys, or ``Records`` not first) is parsed and its array written
@@ -866,6 +944,8 @@ def _array_copy(path: Path, gz: bool, dest: Path) -> tuple[str, int]:
     head, tail = _HEAD.match(data), _TAIL.search(data, max(0, len(data) - 64))
     if head and tail:
         body = memoryview(data)[head.end():tail.start()]
+        found = _FIRST_ID.search(data, head.end(), min(tail.start(), head.end() + 16384))
+        first_id = found.group(1).decode("utf-8", "replace") if found else None
     else:
         try:
             doc = orjson.loads(data)
@@ -874,9 +954,12 @@ def _array_copy(path: Path, gz: bool, dest: Path) -> tuple[str, int]:
         if not isinstance(doc, dict) or not isinstance(doc.get("Records"), list):
             raise FileError("expected {\"Records\": [...]} (a CloudTrail delivery file)")
         body = memoryview(orjson.dumps(doc["Records"]))
+        head_record = doc["Records"][0] if doc["Records"] else None
+        first_id = head_record.get("eventID") if isinstance(head_record, dict) else None
+        first_id = first_id if isinstance(first_id, str) else None
     with open(dest, "wb") as out:
         out.write(body)
-    return str(dest), len(body)
+    return str(dest), len(body), first_id
 
 
 def _inflate(raw: bytes) -> bytes:
