@@ -515,6 +515,31 @@ def test_delivery_files_in_every_encoding_and_name_load_the_same(store: LocalSto
     assert ids(store) == sorted(r["eventID"] for r in recs)
 
 
+@pytest.mark.parametrize("length", [5_000, 65_536 * 3 - 70, 65_536 * 3 - 1, 65_536 * 3, 65_536 * 3 + 30, 65_536 * 5 + 63])
+def test_large_files_reach_duckdb_as_their_records_array_byte_for_byte(tmp_path: Path, length: int) -> None:
+    """Gzip is inflated in pieces: the array must come out whole wherever the pieces end (here
+    the document's length puts its closing bytes around a piece boundary), in one gzip member or
+    two, with a byte-order mark or without."""
+    from trailhound.store.ingest import _array_copy
+
+    texts = [json.dumps(variant(RECORDS[i % len(RECORDS)], 200 + i), indent=i % 3 or None) for i in range(400)]
+    array = "[" + ",\n".join(texts) + "]"
+    head, tail = '{"Records": ', "}\n"
+    while len(head) + len(array) + len(tail) > length and len(texts) > 1:
+        texts.pop()
+        array = "[" + ",\n".join(texts) + "]"
+    array = array[:-1] + " " * (length - len(head) - len(array) - len(tail)) + "]"
+    doc = (head + array + tail).encode()
+    assert len(doc) == length
+    cut = length // 2
+    for name, data in {"one.json.gz": gzip.compress(doc), "two.json.gz": gzip.compress(doc[:cut]) + gzip.compress(doc[cut:]),
+                       "bom.json.gz": gzip.compress(b"\xef\xbb\xbf" + doc), "plain.json": doc}.items():
+        (tmp_path / name).write_bytes(data)
+        read, size, first_id = _array_copy(tmp_path / name, name.endswith(".gz"), tmp_path / f"{name}.array")
+        assert Path(read).read_bytes() == array.encode(), name
+        assert size == len(array.encode()) and first_id == json.loads(texts[0])["eventID"]
+
+
 def test_a_broken_gzip_stream_is_named_and_the_rest_kept(store: LocalStore, tmp_path: Path) -> None:
     write_delivery(tmp_path / "good.json.gz", [variant(RECORDS[0], 80)])
     big = gzip.compress(json.dumps({"Records": [variant(RECORDS[0], 100 + i) for i in range(50)]}).encode())
