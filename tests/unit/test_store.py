@@ -76,6 +76,49 @@ def test_read_only_on_a_missing_file_is_a_user_error_and_creates_nothing(tmp_pat
     assert not path.exists() and not path.parent.exists()
 
 
+def test_stores_on_one_file_share_it_until_the_last_closes(db: Path) -> None:
+    first, second = LocalStore(db), LocalStore(db)
+    more = [{**RECORDS[0], "eventID": "shared-1"}]
+    (db.parent / "more.jsonl").write_text(json.dumps(more[0]) + "\n")
+    assert first.ingest([db.parent / "more.jsonl"]).added == 1
+    assert second.count() == len(RECORDS) + 1  # the same data, not a second copy of the file
+    first.close()
+    assert second.count() == len(RECORDS) + 1  # still open
+    with pytest.raises(UserInputError, match="already open for writing in this process"):
+        LocalStore(db, read_only=True)
+    second.close()
+    with LocalStore(db, read_only=True) as s:  # the file was let go with the last store
+        assert s.count() == len(RECORDS) + 1
+
+
+def test_a_store_dropped_without_close_lets_its_file_go(db: Path) -> None:
+    import gc
+
+    s = LocalStore(db)
+    del s
+    gc.collect()
+    with LocalStore(db, read_only=True) as ro:
+        assert ro.count() == len(RECORDS)
+
+
+def test_row_groups_hold_at_most_row_group_rows(tmp_path: Path) -> None:
+    """The store's row-group size (``ROW_GROUP_ROWS``) holds for every connection to it."""
+    from trailhound.store.local import ROW_GROUP_ROWS
+
+    lines = "".join(json.dumps({"eventID": f"e{i}", "eventTime": "2024-07-30T22:00:00Z", "eventName": "X"}) + "\n"
+                    for i in range(ROW_GROUP_ROWS + 5_000))
+    (tmp_path / "many.jsonl").write_text(lines)
+    path = tmp_path / "e.duckdb"
+    with LocalStore(path) as s:
+        assert s.ingest([tmp_path / "many.jsonl"]).added == ROW_GROUP_ROWS + 5_000
+    with LocalStore(path) as s:
+        s.con.execute("CHECKPOINT")
+        sizes = [r[0] for r in s.con.execute(
+            "SELECT sum(count) FROM pragma_storage_info('events') WHERE column_name = 'eventID' "
+            "AND segment_type = 'VARCHAR' GROUP BY row_group_id").fetchall()]
+    assert sum(sizes) == ROW_GROUP_ROWS + 5_000 and len(sizes) >= 2 and max(sizes) <= ROW_GROUP_ROWS
+
+
 def test_a_file_that_is_not_a_database_is_a_user_error(tmp_path: Path) -> None:
     path = tmp_path / "e.duckdb"
     path.write_text("hello")

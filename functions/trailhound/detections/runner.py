@@ -22,7 +22,6 @@ from trailhound.config import DetectionTuning, Settings
 from trailhound.detections.model import CONTRACT_COLUMNS, ColumnType, Detection
 from trailhound.errors import DetectionFormatError, SqlError, UserInputError
 from trailhound.findings import SCHEMA_VERSION, Finding, ProposedResponse, Window, fingerprint
-from trailhound.sql.params import sql_literal
 from trailhound.store.base import Engine, EventStore, QueryResult
 
 if TYPE_CHECKING:
@@ -136,14 +135,7 @@ def _local_cursors(store: EventStore, workers: int) -> list[LocalStore]:
 
     if not isinstance(store, LocalStore):
         return []
-    row = store.con.execute("SELECT current_setting('TimeZone')").fetchone()
-    zone = sql_literal(str(row[0]) if row else "UTC")
-    handles: list[LocalStore] = []
-    for _ in range(workers):
-        cursor = store.con.cursor()
-        cursor.execute(f"SET TimeZone = {zone}")
-        handles.append(LocalStore(store.path, con=cursor))
-    return handles
+    return [store.cursor() for _ in range(workers)]
 
 
 def execute(store: EventStore, detection: Detection, start: dt.datetime, end: dt.datetime, *,
