@@ -200,11 +200,10 @@ DELIVERY, LOOKUP, JSONL = Kind.DELIVERY, Kind.LOOKUP, Kind.JSONL
 GZIP_MAGIC = b"\x1f\x8b"
 # Batches are sized by JSON bytes (for gzip, the size its trailer records): at least BATCH_BYTES
 # (unless the whole load is smaller), under twice that, all of a load about equal (``_batches``).
-# DuckDB's insert threads each compress and write their own row groups (122,880 rows) only when
-# each has filled one; the rows of a thread with fewer are appended and compressed by one thread
-# at a time. 320 MiB of ~1.4 KB records gives each of two threads about one row group. Larger
-# batches cost more CPU (fresh memory: page faults) and memory: peak RSS was ~1 GB with
-# 351 MB batches, ~1.2 GB with 703 MB ones.
+# DuckDB's insert threads each compress and write their own row groups only when each has filled
+# one (``ROW_GROUP_ROWS`` in store/local.py); the rows of a thread with fewer are appended and
+# compressed by one thread at a time. 320 MiB of ~1.4 KB records is ~3.5 groups for each of two
+# threads, and few enough commits. Two batches are on disk at a time (``_Inflater``).
 BATCH_BYTES = 320 * 1024 * 1024
 # A large load allocates and frees gigabytes of DuckDB blocks. Its block allocator keeps up to this
 # much for reuse instead of handing it back to the OS and faulting it in again: the 1M benchmark
@@ -578,9 +577,9 @@ class Ingestor:
         whole load is less) and under twice that.
 
         Equal, not full-then-remainder: a small batch leaves DuckDB's threads with partial row
-        groups, which are appended one thread at a time (see ``BATCH_BYTES``). The 1M-event
-        benchmark cut 192 + 3 x 384 MiB spent ~1.2 s on one core in its first batch; cut
-        in 4 x 335 MiB it keeps both cores busy to the end (``docs/store.md``).
+        groups, which are appended one thread at a time (see ``BATCH_BYTES``). With 122,880-row
+        groups the 1M-event benchmark cut 192 + 3 x 384 MiB spent ~1.2 s on one core in its
+        first batch (``docs/store.md``).
         """
         total = sum(size for _, _, size in items)
         share = max(1, total / max(1, total // self.batch_bytes))
