@@ -914,6 +914,11 @@ class _Inflater:
 
 
 _BOM = b"\xef\xbb\xbf"
+# Gzip is inflated in pieces this size: each is heap memory used again for the next, where a
+# whole inflated file (~1.4 MB) is a fresh mapping of the allocator each time (page faults: 0.35M
+# of them, ~2 s of CPU for the benchmark's 1.4 GB on this machine).
+_PIECE = 64 * 1024
+_TAIL_BYTES = 64  # _TAIL is looked for in this many last bytes
 # CloudTrail writes ``{"Records":[...]}``: the array is the file less this head and tail.
 _HEAD = re.compile(rb'\A\s*\{\s*"Records"\s*:\s*(?=\[)')
 _TAIL = re.compile(rb'(?<=\])\s*\}\s*\Z')
@@ -999,13 +1004,6 @@ def _copy_array(pieces: Iterator[bytes], out: Any) -> tuple[int, str | None] | N
         return None
     out.write(memoryview(held)[:end.start()])
     return size + end.start(), found.group(1).decode("utf-8", "replace") if found else None
-
-
-# Gzip is inflated in pieces this size: each is heap memory used again for the next, where a
-# whole inflated file (~1.4 MB) is a fresh mapping of the allocator each time (page faults: 0.35M
-# of them, ~2 s of CPU for the benchmark's 1.4 GB on this machine).
-_PIECE = 64 * 1024
-_TAIL_BYTES = 64  # _TAIL is looked for in this many last bytes
 
 
 def _inflated(raw: bytes) -> Iterator[bytes]:
