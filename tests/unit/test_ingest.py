@@ -611,3 +611,13 @@ def test_other_top_level_keys_and_repeats_keep_each_kept_records_text(store: Loc
     assert col(store, "eventName", first["eventID"]) == first["eventName"]
     assert col(store, "eventJson", other["eventID"]) == texts[2]
     assert json.loads(col(store, "eventJson", doc["Records"][0]["eventID"])) == doc["Records"][0]
+
+
+def test_probe_tells_kind_compression_and_json_bytes_from_one_open(tmp_path: Path) -> None:
+    from trailhound.store.ingest import DELIVERY, JSONL, probe
+
+    doc = json.dumps({"Records": RECORDS[:2]}).encode()
+    gz = write_delivery(tmp_path / "named-plain.json", RECORDS[:2], gz=True)  # gzip, whatever its name
+    plain = write_jsonl(tmp_path / "lines.jsonl", RECORDS[:2])
+    assert probe(gz) == (DELIVERY, True, len(doc))
+    assert probe(plain) == (JSONL, False, plain.stat().st_size)

@@ -271,14 +271,13 @@ def find_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return out
 
 
-def _json_size(path: Path, gz: bool) -> int:
-    """Bytes of JSON in a file: its size, or for gzip the size the trailer records (ISIZE)."""
-    size = path.stat().st_size
+def _json_size(fh: Any, size: int, gz: bool) -> int:
+    """Bytes of JSON in an open file of ``size`` bytes: its size, or for gzip the size the trailer
+    records (ISIZE)."""
     if not gz:
         return size
-    with open(path, "rb") as fh:
-        fh.seek(max(0, size - 4))
-        isize = int.from_bytes(fh.read(4), "little")
+    fh.seek(max(0, size - 4))
+    isize = int.from_bytes(fh.read(4), "little")
     # ISIZE is modulo 2**32 and covers only the last member of a multi-member file; CloudTrail
     # writes one member, which inflates to more than it deflated from.
     return isize if isize >= size else MAX_OBJECT
@@ -316,9 +315,18 @@ _READ_ERRORS = (OSError, EOFError, zlib.error)
 
 def sniff(path: Path) -> Kind:
     """Which input kind a file holds, from its first bytes."""
+    return probe(path)[0]
+
+
+def probe(path: Path) -> tuple[Kind, bool, int]:
+    """Which input kind a file holds, whether it is gzip and its bytes of JSON (``_json_size``),
+    from one open of the file."""
     try:
-        with _open(path) as fh:
-            head = fh.read(4096)
+        with open(path, "rb") as fh:
+            gz = fh.read(2) == GZIP_MAGIC
+            fh.seek(0)
+            head = gzip.GzipFile(fileobj=fh).read(4096) if gz else fh.read(4096)
+            size = _json_size(fh, os.fstat(fh.fileno()).st_size, gz)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise FileError(f"unreadable or truncated compressed file ({exc})") from exc
     except OSError as exc:
@@ -330,12 +338,12 @@ def sniff(path: Path) -> Kind:
     if m:
         key = m.group(1)
         if key == b"Records":
-            return DELIVERY
+            return DELIVERY, gz, size
         if key == b"Events":
-            return LOOKUP
-        return JSONL
+            return LOOKUP, gz, size
+        return JSONL, gz, size
     if head.lstrip()[:1] in (b"{", b"["):
-        return JSONL
+        return JSONL, gz, size
     raise FileError("not JSON: expected a CloudTrail object or JSON Lines")
 
 
@@ -517,13 +525,12 @@ class Ingestor:
         documents: list[Path] = []
         for f in files:
             try:
-                kind = sniff(f)
-                gz = _is_gzip(f)
-            except (FileError, OSError) as exc:
+                kind, gz, size = probe(f)
+            except FileError as exc:
                 summary.rejects.append(Reject(str(f), None, str(exc)))
                 continue
             if kind == DELIVERY:
-                delivery.append((f, gz, _json_size(f, gz)))
+                delivery.append((f, gz, size))
             else:
                 documents.append(f)
         if sum(size for _, _, size in delivery) >= self.batch_bytes:
