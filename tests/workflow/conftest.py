@@ -70,6 +70,7 @@ class Workflow:
     sfn: Any
     arn: str
     calls: list[tuple[str, dict[str, Any]]]
+    returned: list[str]  # functions whose handler has returned, in order
 
     def start(self, doc: dict[str, Any]) -> str:
         return self.sfn.start_execution(stateMachineArn=self.arn, input=json.dumps(doc))["executionArn"]
@@ -88,6 +89,10 @@ class Workflow:
         names = {v: k for k, v in FUNCTIONS.items()}
         return [names[n] for n, _ in self.calls]
 
+    def steps_returned(self) -> list[str]:
+        names = {v: k for k, v in FUNCTIONS.items()}
+        return [names[n] for n in self.returned]
+
 
 @pytest.fixture
 def workflow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Workflow]:
@@ -101,6 +106,7 @@ def workflow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Workfl
                  "POWERTOOLS_METRICS_NAMESPACE": "TrailHound"}.items():
         monkeypatch.setenv(k, v)
     calls: list[tuple[str, dict[str, Any]]] = []
+    returned: list[str] = []
     handlers = _handlers()
 
     def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
@@ -111,8 +117,10 @@ def workflow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Workfl
         try:
             result = handlers[name](event, FakeLambdaContext(name))
         except Exception as exc:  # reported to Step Functions as the function's error
+            returned.append(name)
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
+        returned.append(name)
         return json.dumps(result, default=str).encode()
 
     monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
@@ -140,7 +148,7 @@ def workflow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Workfl
         sm_role = iam.create_role(RoleName="trailhound-test-sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         arn = sfn.create_state_machine(name="trailhound-investigation", definition=render(subs),
                                        roleArn=sm_role)["stateMachineArn"]
-        yield Workflow(sfn, arn, calls)
+        yield Workflow(sfn, arn, calls, returned)
         investigate.context.cache_clear()
         contain._contain.cache_clear()
 

@@ -184,11 +184,12 @@ def test_verify_escalates_when_the_actor_keeps_going(workflow: Workflow, victim:
     doc = new_investigation(finding(victim))
     execution = workflow.start(doc)
     deadline = time.monotonic() + 20
-    while "contain" not in workflow.steps_called() and time.monotonic() < deadline:
+    while "contain" not in workflow.steps_returned() and time.monotonic() < deadline:
         time.sleep(0.02)
-    time.sleep(0.3)  # the contain handler has returned; the workflow is in its Wait state
-    # The attacker still succeeds after containment (e.g. with a session token minted earlier).
-    at = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The contain handler has returned, so its containment time is behind us; the workflow is in
+    # its Wait state. The attacker still succeeds after containment (e.g. with a session token
+    # minted earlier): a call stamped in the next whole second, as CloudTrail stamps them.
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
     late = {"eventVersion": "1.09", "eventTime": at, "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets",
             "awsRegion": REGION, "sourceIPAddress": "198.51.100.77", "userAgent": "aws-cli/2.17.20",
             "eventID": "11111111-2222-4333-8444-555555555555", "readOnly": True, "eventType": "AwsApiCall",
