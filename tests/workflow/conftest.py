@@ -117,10 +117,10 @@ def workflow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Workfl
         try:
             result = handlers[name](event, FakeLambdaContext(name))
         except Exception as exc:  # reported to Step Functions as the function's error
-            returned.append(name)
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
-        returned.append(name)
+        finally:
+            returned.append(name)
         return json.dumps(result, default=str).encode()
 
     monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
