@@ -30,6 +30,9 @@ _DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 _ATTACK_ID = re.compile(r"^T\d{4}(\.\d{3})?$")
 _RUNBOOK = re.compile(r"^notebooks/[A-Za-z0-9_\-]+\.ipynb$")
 _COLUMN = re.compile(r"^[a-z][a-z0-9_]*$")
+# libyaml's safe loader where PyYAML was built with it (its wheels are): ~10x faster than the
+# pure-Python one: the 62 headers of the pack in ~0.01 s instead of ~0.09 s.
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 WINDOW_PLACEHOLDERS = frozenset({"EDS_ID", "START_TIME", "END_TIME"})
 THRESHOLD_PLACEHOLDER = "THRESHOLD"
@@ -296,7 +299,7 @@ def parse_detection(text: str, path: Path) -> Detection:
         raise DetectionFormatError(f"{path}: the header comment is not closed with */")
     raw_header, sql = stripped[2:end], stripped[end + 2:].strip()
     try:
-        data = yaml.safe_load(raw_header)
+        data = yaml.load(raw_header, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (header line {mark.line + 1})" if mark is not None else ""
