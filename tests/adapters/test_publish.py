@@ -253,9 +253,8 @@ def _recent_fixture_db(tmp_path: Path, now: dt.datetime) -> Path:
     return db
 
 
-def test_detect_lambda_runs_due_detections_and_publishes_new_findings(aws, tmp_path, monkeypatch, capsys):
-    from trailhound.handlers import detect
-
+def _detect_lambda_env(aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The detect Lambda's settings, its state table, and a store of recent StopLogging events."""
     db = _recent_fixture_db(tmp_path, dt.datetime.now(dt.UTC))
     ddb = boto3.client("dynamodb", region_name=REGION)
     ddb.create_table(TableName="trailhound-state", BillingMode="PAY_PER_REQUEST",
@@ -268,6 +267,12 @@ def test_detect_lambda_runs_due_detections_and_publishes_new_findings(aws, tmp_p
     monkeypatch.setenv("SNS_TOPIC_ARN", aws["topic"])
     monkeypatch.setenv("SECURITY_HUB_ENABLED", "true")
     monkeypatch.setenv("LATE_CHECK_HORIZON", "1h")
+
+
+def test_detect_lambda_runs_due_detections_and_publishes_new_findings(aws, tmp_path, monkeypatch, capsys):
+    from trailhound.handlers import detect
+
+    _detect_lambda_env(aws, tmp_path, monkeypatch)
     detect.runtime.cache_clear()
     event = {"schedule": "15m", "detection_ids": ["cloudtrail_logging_stopped", "cloudtrail_trail_deleted"]}
     try:
@@ -287,6 +292,29 @@ def test_detect_lambda_runs_due_detections_and_publishes_new_findings(aws, tmp_p
     blob = next(b for b in emf if "Findings" in b)
     value = blob["Findings"][0] if isinstance(blob["Findings"], list) else blob["Findings"]
     assert value == 2 and blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TrailHound"
+
+
+def test_detect_lambda_runs_the_rest_of_the_pack_when_one_query_does_not_parse(aws, tmp_path, monkeypatch):
+    # The cold start does not parse the pack (synth did): one broken file fails alone, not the cold start.
+    from trailhound.detections.model import detections_dir
+    from trailhound.handlers import detect
+
+    _detect_lambda_env(aws, tmp_path, monkeypatch)
+    pack = tmp_path / "sql" / "detections"
+    pack.mkdir(parents=True)
+    for good in ("cloudtrail_logging_stopped", "cloudtrail_trail_deleted"):
+        (pack / f"{good}.sql").write_text((detections_dir() / f"{good}.sql").read_text(encoding="utf-8"))
+    broken = (detections_dir() / "cloudtrail_trail_deleted.sql").read_text(encoding="utf-8")
+    broken = broken.replace("id: cloudtrail_trail_deleted", "id: cloudtrail_trail_deleted_broken")
+    (pack / "cloudtrail_trail_deleted_broken.sql").write_text(broken.replace("SELECT", "SELECT (", 1))
+    monkeypatch.setenv("TRAILHOUND_SQL_DIR", str(tmp_path / "sql"))
+    detect.runtime.cache_clear()
+    try:
+        out = detect.handler({"schedule": "15m"}, Context())
+    finally:
+        detect.runtime.cache_clear()
+    assert out["due"] == 3 and out["ok"] == 2 and out["failed"] == 1 and out["new_findings"] == 2
+    assert len(drain(aws["sqs"], aws["bus_queue"])) == 2
 
 
 def test_detect_settings_name_the_bad_variable():

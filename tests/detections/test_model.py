@@ -85,6 +85,19 @@ def test_sql_must_parse_as_one_select(tmp_path: Path) -> None:
         load_detection(path)
 
 
+def test_a_pack_parsed_elsewhere_loads_without_parsing_its_sql(tmp_path: Path) -> None:
+    # The detect Lambda's cold start: the SQL was parsed at synth; header and placeholders still count.
+    write(tmp_path, id="unparsed_sql", extra="AND (")
+    [det] = load_detections(tmp_path, parse_sql=False)
+    assert det.id == "unparsed_sql" and det.sql.endswith("AND (")
+    with pytest.raises(DetectionFormatError, match="field sql"):
+        load_detections(tmp_path)
+    with pytest.raises(DetectionFormatError, match="field sql.*missing \\$THRESHOLD"):
+        load_detection(write(tmp_path, id="wants_threshold", threshold="{column: n, min: 2}"), parse_sql=False)
+    with pytest.raises(DetectionFormatError, match="field severity"):
+        load_detection(write(tmp_path, id="bad_severity", severity="urgent"), parse_sql=False)
+
+
 def test_select_by_id_and_unknown_id(tmp_path: Path) -> None:
     write(tmp_path, id="first_one")
     write(tmp_path, id="second_one")

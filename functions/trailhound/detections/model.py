@@ -289,8 +289,13 @@ def _field_name(loc: Iterable[Any]) -> str:
     return ".".join(str(p) for p in loc) or "header"
 
 
-def parse_detection(text: str, path: Path) -> Detection:
-    """Parse one detection file's text; raise :class:`DetectionFormatError` naming path and field."""
+def parse_detection(text: str, path: Path, *, parse_sql: bool = True) -> Detection:
+    """Parse one detection file's text; raise :class:`DetectionFormatError` naming path and field.
+
+    ``parse_sql=False`` skips parsing the SQL (the header, the placeholders and the rest are still
+    checked): for a pack already parsed elsewhere, as the detect Lambda's is (see
+    ``handlers/detect.py``).
+    """
     stripped = text.lstrip()
     if not stripped.startswith("/*"):
         raise DetectionFormatError(f"{path}: expected a leading /* YAML header */ comment")
@@ -315,11 +320,11 @@ def parse_detection(text: str, path: Path) -> Detection:
         raise DetectionFormatError(f"{path}: field {_field_name(err['loc'])}: {msg}") from None
     if header.id != path.stem:
         raise DetectionFormatError(f"{path}: field id: {header.id!r} must equal the file name {path.stem!r}")
-    _check_sql(header, sql, path)
+    _check_sql(header, sql, path, parse=parse_sql)
     return Detection(header=header, sql=sql, path=path)
 
 
-def _check_sql(header: DetectionHeader, sql: str, path: Path) -> None:
+def _check_sql(header: DetectionHeader, sql: str, path: Path, *, parse: bool) -> None:
     if not sql:
         raise DetectionFormatError(f"{path}: field sql: no SELECT after the header")
     used = placeholders(sql)
@@ -332,6 +337,8 @@ def _check_sql(header: DetectionHeader, sql: str, path: Path) -> None:
             parts.append("unexpected " + ", ".join("$" + p for p in sorted(used - expected)))
         raise DetectionFormatError(f"{path}: field sql: placeholders must be exactly "
                                    + ", ".join("$" + p for p in sorted(expected)) + f" ({'; '.join(parts)})")
+    if not parse:
+        return
     from sqlglot import exp
 
     from trailhound.sql.params import bind
@@ -347,7 +354,7 @@ def _check_sql(header: DetectionHeader, sql: str, path: Path) -> None:
         raise DetectionFormatError(f"{path}: field sql: expected one SELECT, got {tree.key.upper()}")
 
 
-def load_detection(path: str | os.PathLike[str]) -> Detection:
+def load_detection(path: str | os.PathLike[str], *, parse_sql: bool = True) -> Detection:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -355,19 +362,20 @@ def load_detection(path: str | os.PathLike[str]) -> Detection:
         raise DetectionFormatError(f"{p}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise DetectionFormatError(f"{p}: not UTF-8 text") from None
-    return parse_detection(text, p)
+    return parse_detection(text, p, parse_sql=parse_sql)
 
 
 def load_detections(directory: str | os.PathLike[str] | None = None,
-                    ids: Iterable[str] | None = None) -> list[Detection]:
+                    ids: Iterable[str] | None = None, *, parse_sql: bool = True) -> list[Detection]:
     """Every ``*.sql`` under ``directory`` (default :func:`detections_dir`), sorted by id.
 
-    ``ids`` selects some; an unknown id is an error that lists what exists.
+    ``ids`` selects some; an unknown id is an error that lists what exists. ``parse_sql``: see
+    :func:`parse_detection`.
     """
     d = Path(directory) if directory is not None else detections_dir()
     if not d.is_dir():
         raise DetectionFormatError(f"{d}: no detections directory (set TRAILHOUND_SQL_DIR to the sql/ folder)")
-    detections = [load_detection(p) for p in sorted(d.glob("*.sql"))]
+    detections = [load_detection(p, parse_sql=parse_sql) for p in sorted(d.glob("*.sql"))]
     if ids is None:
         return detections
     wanted = list(dict.fromkeys(ids))
