@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 from trailhound.errors import UnsafeValueError, UserInputError
-from trailhound.sql.params import bind, placeholders, sql_literal, table_identifier
+from trailhound.sql.params import bind, placeholders, sql_identifier, sql_literal, table_identifier
 from trailhound.sql.translate import parse_trino
 from trailhound.store.local import LocalStore
 
@@ -126,6 +126,14 @@ def test_table_identifier() -> None:
             continue
         with pytest.raises(UserInputError):
             table_identifier(bad)
+
+
+def test_sql_identifier_quotes_any_name_as_one_identifier() -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    for name in ("store", "my-db", 'we"ird', "a.b", "1st"):
+        assert con.execute(f"SELECT 1 AS {sql_identifier(name)}").description[0][0] == name
 
 
 def test_placeholders_skip_literals_identifiers_and_comments() -> None:

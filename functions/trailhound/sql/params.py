@@ -79,11 +79,16 @@ def sql_literal(value: Any) -> str:
     raise UnsafeValueError(f"cannot use a {type(value).__name__} as a SQL parameter value")
 
 
+def sql_identifier(name: str) -> str:
+    """Any name as one quoted SQL identifier (embedded double quotes doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def table_identifier(name: str) -> str:
     """Validate a table reference (``eds-id``, ``db.table``, ``catalog.db.table``) and quote it."""
     if not _IDENTIFIER.match(name):
         raise UserInputError(f"table {name!r} is not a valid table name")
-    return ".".join(part if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", part) else f'"{part}"'
+    return ".".join(part if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", part) else sql_identifier(part)
                     for part in name.split("."))
 
 

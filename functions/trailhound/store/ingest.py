@@ -313,11 +313,6 @@ _LEADING_KEY = re.compile(rb'^\s*\{\s*"([A-Za-z]+)"')
 _READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
-def sniff(path: Path) -> Kind:
-    """Which input kind a file holds, from its first bytes."""
-    return probe(path)[0]
-
-
 def probe(path: Path) -> tuple[Kind, bool, int]:
     """Which input kind a file holds, whether it is gzip and its bytes of JSON (``_json_size``),
     from one open of the file."""
@@ -1040,7 +1035,7 @@ def _inflated(raw: bytes) -> Iterator[bytes]:
 
 def iter_records(path: Path) -> Iterator[dict[str, Any]]:
     """Python-side reader of one file's records (for tools and tests; the store uses DuckDB)."""
-    kind = sniff(path)
+    kind, _, _ = probe(path)
     if kind == DELIVERY:
         with _open(path) as fh:
             data = fh.read().decode("utf-8")

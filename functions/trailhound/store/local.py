@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from trailhound.errors import SqlError, UserInputError
-from trailhound.sql.params import sql_literal
+from trailhound.sql.params import sql_identifier, sql_literal
 from trailhound.store.base import Engine, QueryResult
 from trailhound.store.ingest import Ingestor, IngestSummary
 from trailhound.store.schema import EVENTS_TABLE, create_table_sql
@@ -135,7 +135,7 @@ class LocalStore:
         row = self.con.execute("SELECT current_database(), current_setting('TimeZone')").fetchone()
         database, zone = (str(row[0]), str(row[1])) if row else ("store", "UTC")
         cur = self.con.cursor()
-        cur.execute('USE "' + database.replace('"', '""') + '"')  # an identifier, quoted
+        cur.execute(f"USE {sql_identifier(database)}")
         cur.execute(f"SET TimeZone = {sql_literal(zone)}")
         return LocalStore(self.path, con=cur)
 
