@@ -621,3 +621,67 @@ def test_probe_tells_kind_compression_and_json_bytes_from_one_open(tmp_path: Pat
     plain = write_jsonl(tmp_path / "lines.jsonl", RECORDS[:2])
     assert probe(gz) == (DELIVERY, True, len(doc))
     assert probe(plain) == (JSONL, False, plain.stat().st_size)
+
+
+def test_probe_names_a_gzip_file_cut_in_its_first_bytes(tmp_path: Path) -> None:
+    from trailhound.store.ingest import FileError, probe
+
+    whole = gzip.compress(json.dumps({"Records": RECORDS}).encode())
+    (tmp_path / "cut.json.gz").write_bytes(whole[:300])  # ends before 4 KB of JSON came out
+    with pytest.raises(FileError, match=r"^unreadable or truncated compressed file \(Compressed file ended"):
+        probe(tmp_path / "cut.json.gz")
+
+
+def test_find_files_lists_each_loadable_file_once_in_path_order(tmp_path: Path) -> None:
+    from trailhound.errors import UserInputError
+    from trailhound.store.ingest import find_files
+
+    logs = tmp_path / "logs"
+    for rel in ("a/b.json.gz", "a-b/x.json", "a/c/d.jsonl", "z.ndjson", "a/.hidden.json", "a/notes.txt"):
+        (logs / rel).parent.mkdir(parents=True, exist_ok=True)
+        (logs / rel).write_text("{}")
+    (logs / "a" / "again.json").symlink_to(logs / "z.ndjson")  # a link to a listed file: read once
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "e.json").write_text("{}")
+    (logs / "linked-dir").symlink_to(tmp_path / "elsewhere", target_is_directory=True)  # not followed
+
+    # Path order (by components, as pathlib sorts): a/... before a-b/...; hidden and unknown suffixes left out.
+    got = find_files([logs, logs / "z.ndjson", logs / "a" / "b.json.gz"])
+    assert [p.relative_to(logs).as_posix() for p in got] == ["a/again.json", "a/b.json.gz", "a/c/d.jsonl",
+                                                            "a-b/x.json"]
+    assert find_files([logs / "z.ndjson", logs])[0] == logs / "z.ndjson"  # named first, listed first
+    assert len(find_files([logs / "z.ndjson", logs])) == 4
+    with pytest.raises(UserInputError, match="no-such: no such file or directory"):
+        find_files([tmp_path / "no-such"])
+
+
+def test_a_large_load_flushes_the_store_file_while_it_runs_and_stops_after(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large load (at least one batch) asks the disk for the store file's pages as they are
+    written, so that each COMMIT has little left to wait for; the flushing ends with the load."""
+    import os
+    import threading
+
+    from trailhound.store import ingest
+
+    n = delivery_tree(tmp_path / "logs")
+    flushed: list[str] = []
+    real = os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(ingest, "FLUSH_SECONDS", 0.0005)
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    db = tmp_path / "events.duckdb"
+    with LocalStore(db) as s:
+        assert Ingestor(s.con, batch_bytes=1).ingest([tmp_path / "logs"]).added == n
+        assert flushed and set(flushed) == {str(db.resolve())}
+        assert not [t for t in threading.enumerate() if t.name == "trailhound-flush"]
+        after = len(flushed)
+        assert Ingestor(s.con).ingest([tmp_path / "logs"]).duplicates == n  # small: no flushing
+        assert len(flushed) == after
+    with LocalStore(":memory:") as m:  # nothing to flush
+        assert Ingestor(m.con, batch_bytes=1).ingest([tmp_path / "logs"]).added == n
+    assert len(flushed) == after
