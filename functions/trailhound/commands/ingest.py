@@ -7,13 +7,14 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from trailhound.commands._common import add_db, add_format
 from trailhound.errors import UserInputError
 from trailhound.output import print_json
-from trailhound.store.ingest import IngestSummary
-from trailhound.store.local import LocalStore
+
+if TYPE_CHECKING:
+    from trailhound.store.ingest import IngestSummary
 
 # Rejects listed on stderr in text mode; the --rejects report always has them all.
 SHOWN_REJECTS = 20
@@ -63,6 +64,8 @@ def write_rejects(path: str, summary: IngestSummary) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from trailhound.store.local import LocalStore
+
     with LocalStore(args.db) as store:
         stream = sys.stderr
         with progress_bar(stream) if args.format == "text" else _no_bar() as progress:

@@ -6,15 +6,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from trailhound.commands._common import add_format, add_store
-from trailhound.config import load_settings
 from trailhound.errors import UserInputError
-from trailhound.findings import Finding
 from trailhound.output import print_json, print_rows
+
+if TYPE_CHECKING:
+    from trailhound.findings import Finding
 
 STATE_DIR = Path(".trailhound")
 
@@ -53,6 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def read_findings(path: str) -> list[Finding]:
+    from pydantic import ValidationError
+
+    from trailhound.findings import Finding
+
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -86,6 +89,7 @@ def _investigation_store(path: str | None) -> Any:
 def local_context(args: argparse.Namespace, *, apply: bool) -> Any:
     import boto3
 
+    from trailhound.config import load_settings
     from trailhound.containment.records import JsonFileRecordStore
     from trailhound.investigation.policy import ContainmentMode, Policy
     from trailhound.investigation.steps import StepContext

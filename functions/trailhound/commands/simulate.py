@@ -7,7 +7,6 @@ from pathlib import Path
 
 from trailhound.commands._common import add_format, parse_time
 from trailhound.output import print_json, print_rows
-from trailhound.simulate.scenarios import all_scenarios, simulate
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from trailhound.simulate.scenarios import all_scenarios, simulate
+
     if args.list:
         rows = [{"scenario": s.name, "techniques": ", ".join(s.techniques), "description": s.description}
                 for s in all_scenarios().values()]
