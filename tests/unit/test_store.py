@@ -51,13 +51,14 @@ def test_a_new_store_has_the_lake_table_in_utc(tmp_path: Path) -> None:
         assert isinstance(s, EventStore)
 
 
-def test_event_json_is_stored_with_zstd(db: Path) -> None:
+def test_event_json_is_stored_with_zstd_and_the_unique_ids_as_they_are(db: Path) -> None:
     with LocalStore(db) as s:
         s.con.execute("CHECKPOINT")
-        methods = {r[0] for r in s.con.execute(
-            "SELECT compression FROM pragma_storage_info('events') WHERE column_name = 'eventJson' "
-            "AND segment_type = 'VARCHAR'").fetchall()}
-        assert methods == {"ZSTD"}
+        methods = dict(s.con.execute(
+            "SELECT column_name, list(DISTINCT compression) FROM pragma_storage_info('events') "
+            "WHERE column_name IN ('eventJson', 'eventID', 'requestID') AND segment_type = 'VARCHAR' "
+            "GROUP BY 1").fetchall())
+        assert methods == {"eventJson": ["ZSTD"], "eventID": ["Uncompressed"], "requestID": ["Uncompressed"]}
     assert "USING COMPRESSION zstd" in create_table_sql()
 
 
