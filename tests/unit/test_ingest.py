@@ -685,3 +685,23 @@ def test_a_large_load_flushes_the_store_file_while_it_runs_and_stops_after(tmp_p
     with LocalStore(":memory:") as m:  # nothing to flush
         assert Ingestor(m.con, batch_bytes=1).ingest([tmp_path / "logs"]).added == n
     assert len(flushed) == after
+
+
+@pytest.mark.parametrize("cuts", [[], [1], [5, 6, 7], [30, 31], [-3, -2, -1], [-70, -64, -1], list(range(1, 200, 3))])
+@pytest.mark.parametrize("tail", ["}", "}\n", " } \n\n", "}" + " " * 40])
+def test_the_records_array_is_copied_byte_for_byte_however_the_inflated_pieces_fall(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cuts: list[int], tail: str) -> None:
+    from trailhound.store import ingest
+    from trailhound.store.ingest import _copy_array
+
+    monkeypatch.setattr(ingest, "_PIECE", 32)  # the head is read up to 32 bytes, the rest piece by piece
+
+    array = json.dumps(RECORDS[:2], indent=1)
+    doc = ('\ufeff{ "Records" :' + array + tail).encode()
+    at = sorted({c % len(doc) for c in cuts} - {0})
+    pieces = [doc[i:j] for i, j in zip([0, *at], [*at, len(doc)], strict=True)]
+    with open(tmp_path / "out.json", "wb") as out:
+        got = _copy_array(iter(pieces), out)
+    assert got is not None and got[0] == len(array.encode())
+    assert got[1] in (RECORDS[0]["eventID"], None)  # a guess from the first bytes read: None if not there
+    assert (tmp_path / "out.json").read_text() == array

@@ -1070,7 +1070,11 @@ def _array_copy(path: Path, gz: bool, dest: Path) -> tuple[str, int, str | None]
 def _copy_array(pieces: Iterator[bytes], out: Any) -> tuple[int, str | None] | None:
     """Write the bytes between ``_HEAD`` and ``_TAIL`` of a document arriving in ``pieces`` to
     ``out``: its size and first eventID (``_FIRST_ID``); None when the document does not start
-    and end like ``{"Records": [...]}``."""
+    and end like ``{"Records": [...]}``.
+
+    Each piece is written as it comes and the document's last bytes (``}`` and any space) are cut
+    off the file at the end: no piece is copied in memory on the way.
+    """
     head = b""
     for piece in pieces:
         head += piece
@@ -1082,19 +1086,20 @@ def _copy_array(pieces: Iterator[bytes], out: Any) -> tuple[int, str | None] | N
     if not start:
         return None
     found = _FIRST_ID.search(head, start.end(), start.end() + 16384)
-    held = head[start.end():]  # the last bytes stay held until the end is known
-    size = 0
+    body = memoryview(head)[start.end():]
+    out.write(body)
+    size = len(body)
+    last = bytes(body[-_TAIL_BYTES:])  # the document's last bytes so far
     for piece in pieces:
-        if len(held) > _TAIL_BYTES:
-            out.write(memoryview(held)[:-_TAIL_BYTES])
-            size += len(held) - _TAIL_BYTES
-            held = held[-_TAIL_BYTES:]
-        held += piece
-    end = _TAIL.search(held, max(0, len(held) - _TAIL_BYTES))
+        out.write(piece)
+        size += len(piece)
+        last = piece[-_TAIL_BYTES:] if len(piece) >= _TAIL_BYTES else (last + piece)[-_TAIL_BYTES:]
+    end = _TAIL.search(last)
     if not end:
         return None
-    out.write(memoryview(held)[:end.start()])
-    return size + end.start(), found.group(1).decode("utf-8", "replace") if found else None
+    size -= len(last) - end.start()
+    out.truncate(size)
+    return size, found.group(1).decode("utf-8", "replace") if found else None
 
 
 def _inflated(raw: bytes) -> Iterator[bytes]:
