@@ -555,21 +555,24 @@ def test_a_broken_gzip_stream_is_named_and_the_rest_kept(store: LocalStore, tmp_
     assert summary.added == 1
 
 
-def test_inflated_copies_live_in_temporary_directories_removed_after_each_batch(
+def test_inflated_copies_take_turns_in_two_directories_removed_at_the_end(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's inflated files are written over those of the batch two before (the next batch
+    is inflated while this one loads); the ingest's temporary directory goes when it ends."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(tmp))
     monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR again
-    for i in range(3):
+    for i in range(5):
         write_delivery(tmp_path / "in" / f"{i}.json.gz", [variant(RECORDS[i], 90 + i)])
     seen: list[list[Path]] = []
     s = LocalStore(":memory:")
-    summary = Ingestor(s.con, batch_bytes=1).ingest([tmp_path / "in"],
-                                                    progress=lambda done, total: seen.append(list(tmp.iterdir())))
-    assert summary.added == 3
-    # this batch's directory and the next one's (inflated while this one loads), no more
-    assert all(len(inside) <= 2 for inside in seen) and max(map(len, seen)) == 2
+    summary = Ingestor(s.con, batch_bytes=1).ingest(  # one file a batch
+        [tmp_path / "in"], progress=lambda done, total: seen.append(sorted(tmp.rglob("*.json"))))
+    assert summary.added == 5 and s.count() == 5
+    assert all(len(files) <= 2 for files in seen) and max(map(len, seen)) == 2
+    assert len({f.parent.parent for files in seen for f in files}) == 1  # one directory for the ingest
+    assert len({f for files in seen for f in files}) == 2  # five batches, two files written over
     assert list(tmp.iterdir()) == []
     s.close()
 
