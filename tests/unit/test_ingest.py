@@ -429,7 +429,14 @@ def test_rejects_report_as_dict(store: LocalStore, tmp_path: Path) -> None:
 
 
 # -- an interrupted ingest -----------------------------------------------------------------------
-def test_an_interrupted_batch_leaves_the_store_as_it_was_before_it(tmp_path: Path) -> None:
+def test_an_interrupted_batch_leaves_the_store_as_it_was_before_it(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR again
     first = write_delivery(tmp_path / "a" / "1.json", [variant(RECORDS[i], i) for i in range(3)])
     write_delivery(tmp_path / "b" / "2.json", [variant(RECORDS[i], 10 + i) for i in range(4)])
     db = tmp_path / "events.duckdb"
@@ -446,6 +453,8 @@ def test_an_interrupted_batch_leaves_the_store_as_it_was_before_it(tmp_path: Pat
             Ingestor(s.con, batch_bytes=1).ingest([tmp_path / "a", tmp_path / "b"], progress=progress)
         assert calls == [(0, 2), (1, 2), (2, 2)]
         assert s.count() == 3
+        assert list(tmp.iterdir()) == []  # no inflated copy left behind
+        assert not [t for t in threading.enumerate() if t.name.startswith("trailhound-")]  # no thread either
         assert ids(s) == sorted(json.loads(first.read_text())["Records"][i]["eventID"] for i in range(3))
         # Nothing of the interrupted batch is left behind: the next run loads it completely.
         again = s.ingest([tmp_path])
