@@ -529,7 +529,7 @@ def test_large_files_reach_duckdb_as_their_records_array_byte_for_byte(tmp_path:
     """Gzip is inflated in pieces: the array must come out whole wherever the pieces end (here
     the document's length puts its closing bytes around a piece boundary), in one gzip member or
     two, with a byte-order mark or without."""
-    from trailhound.store.ingest import _array_copy
+    from trailhound.store.inputs import _array_copy
 
     texts = [json.dumps(variant(RECORDS[i % len(RECORDS)], 200 + i), indent=i % 3 or None) for i in range(400)]
     array = "[" + ",\n".join(texts) + "]"
@@ -626,7 +626,7 @@ def test_other_top_level_keys_and_repeats_keep_each_kept_records_text(store: Loc
 
 
 def test_probe_tells_kind_compression_and_json_bytes_from_one_open(tmp_path: Path) -> None:
-    from trailhound.store.ingest import DELIVERY, JSONL, probe
+    from trailhound.store.inputs import DELIVERY, JSONL, probe
 
     doc = json.dumps({"Records": RECORDS[:2]}).encode()
     gz = write_delivery(tmp_path / "named-plain.json", RECORDS[:2], gz=True)  # gzip, whatever its name
@@ -636,7 +636,7 @@ def test_probe_tells_kind_compression_and_json_bytes_from_one_open(tmp_path: Pat
 
 
 def test_probe_names_a_gzip_file_cut_in_its_first_bytes(tmp_path: Path) -> None:
-    from trailhound.store.ingest import FileError, probe
+    from trailhound.store.inputs import FileError, probe
 
     whole = gzip.compress(json.dumps({"Records": RECORDS}).encode())
     (tmp_path / "cut.json.gz").write_bytes(whole[:300])  # ends before 4 KB of JSON came out
@@ -646,7 +646,7 @@ def test_probe_names_a_gzip_file_cut_in_its_first_bytes(tmp_path: Path) -> None:
 
 def test_find_files_lists_each_loadable_file_once_in_path_order(tmp_path: Path) -> None:
     from trailhound.errors import UserInputError
-    from trailhound.store.ingest import find_files
+    from trailhound.store.inputs import find_files
 
     logs = tmp_path / "logs"
     for rel in ("a/b.json.gz", "a-b/x.json", "a/c/d.jsonl", "z.ndjson", "a/.hidden.json", "a/notes.txt"):
@@ -703,10 +703,10 @@ def test_a_large_load_flushes_the_store_file_while_it_runs_and_stops_after(tmp_p
 @pytest.mark.parametrize("tail", ["}", "}\n", " } \n\n", "}" + " " * 40])
 def test_the_records_array_is_copied_byte_for_byte_however_the_inflated_pieces_fall(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cuts: list[int], tail: str) -> None:
-    from trailhound.store import ingest
-    from trailhound.store.ingest import _copy_array
+    from trailhound.store import inputs
+    from trailhound.store.inputs import _copy_array
 
-    monkeypatch.setattr(ingest, "_PIECE", 32)  # the head is read up to 32 bytes, the rest piece by piece
+    monkeypatch.setattr(inputs, "_PIECE", 32)  # the head is read up to 32 bytes, the rest piece by piece
 
     array = json.dumps(RECORDS[:2], indent=1)
     doc = ('\ufeff{ "Records" :' + array + tail).encode()

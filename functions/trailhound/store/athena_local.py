@@ -154,7 +154,7 @@ class AthenaLocalStore:
         """Load CloudTrail files (delivery files, JSON Lines, lookup-events output); returns records added."""
         from pathlib import Path
 
-        from trailhound.store.ingest import find_files, iter_records
+        from trailhound.store.inputs import find_files, iter_records
 
         records: list[dict[str, Any]] = []
         for f in find_files(paths):

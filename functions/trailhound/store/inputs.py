@@ -1,0 +1,522 @@
+"""The inputs of an ingest, before DuckDB: finding files, telling their kinds apart, inflating
+delivery files into bare ``Records`` arrays, splitting the other kinds into record texts.
+
+Nothing here imports DuckDB (~0.2 s to import): ``Prefetch`` starts on the files while the store
+is still being opened. ``store/ingest.py`` loads what this module makes ready.
+"""
+
+from __future__ import annotations
+
+import enum
+import gzip
+import json
+import os
+import re
+import shutil
+import stat
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import orjson
+
+try:  # zlib-ng inflates CloudTrail's gzip files in about 60% of zlib's time; same API and results
+    from zlib_ng import zlib_ng as _zlib
+except ImportError:  # pragma: no cover - a dependency; zlib is the fallback
+    _zlib = zlib  # type: ignore[misc,assignment]
+
+from trailhound.errors import StoreError, UserInputError
+
+_INFLATE_ERRORS: tuple[type[BaseException], ...] = (zlib.error, getattr(_zlib, "error", zlib.error))
+
+
+MAX_OBJECT = 2**31 - 1
+_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz")
+
+
+class Kind(enum.StrEnum):
+    """What a file holds, told from its first bytes."""
+
+    DELIVERY = "delivery"  # {"Records": [...]}: read by DuckDB
+    LOOKUP = "lookup"  # aws cloudtrail lookup-events output: split in Python
+    JSONL = "jsonl"  # JSON Lines, or one JSON document: split in Python
+
+
+DELIVERY, LOOKUP, JSONL = Kind.DELIVERY, Kind.LOOKUP, Kind.JSONL
+GZIP_MAGIC = b"\x1f\x8b"
+
+@dataclass
+class Reject:
+    file: str
+    record: int | None  # index of the record in the file (0-based), None when the whole file is bad
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.file if self.record is None else f"{self.file}: record {self.record}"
+        return f"{where}: {self.reason}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "record": self.record, "reason": self.reason}
+
+
+
+def find_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Expand files and directories (recursively) into a list of files, each once, in order.
+
+    A directory lists its files with the suffixes the loader knows, hidden ones (``.name``) left
+    out, sorted by path; symbolic links to files are followed, links to directories are not. A
+    file reached twice (named and inside a directory, or through a link) is listed the first time.
+    """
+    out: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    for p in map(Path, paths):
+        try:
+            st = p.stat()
+        except OSError:
+            raise UserInputError(f"{p}: no such file or directory") from None
+        if stat.S_ISDIR(st.st_mode):
+            found = sorted(_walk(str(p)), key=lambda f: f[0])
+        elif stat.S_ISREG(st.st_mode):
+            found = [((), str(p), (st.st_dev, st.st_ino))]
+        else:
+            raise UserInputError(f"{p}: no such file or directory")
+        for _, name, key in found:
+            if key not in seen:
+                seen.add(key)
+                out.append(Path(name))
+    return out
+
+
+def _walk(top: str, parts: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str, tuple[int, int]]]:
+    """(path components under the walk's top, path, (device, inode)) of each file to load under
+    ``top``: os.scandir, one stat a file (rglob and resolve() took ~0.1 ms a file)."""
+    try:
+        entries = list(os.scandir(top))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(entry.path, (*parts, entry.name))
+            elif (entry.name.endswith(_SUFFIXES) and not entry.name.startswith(".")
+                  and entry.is_file()):
+                st = entry.stat()
+                yield (*parts, entry.name), entry.path, (st.st_dev, st.st_ino)
+        except OSError:  # vanished or unreadable while listed: not a file to load
+            continue
+
+
+def _json_size(fh: Any, size: int, gz: bool) -> int:
+    """Bytes of JSON in an open file of ``size`` bytes: its size, or for gzip the size the trailer
+    records (ISIZE)."""
+    if not gz:
+        return size
+    fh.seek(max(0, size - 4))
+    isize = int.from_bytes(fh.read(4), "little")
+    # ISIZE is modulo 2**32 and covers only the last member of a multi-member file; CloudTrail
+    # writes one member, which inflates to more than it deflated from.
+    return isize if isize >= size else MAX_OBJECT
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == GZIP_MAGIC
+
+
+def _open(path: Path) -> Any:
+    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
+
+
+class FileError(Exception):
+    """A whole file cannot be loaded (the message says why)."""
+
+
+
+class _Ready(NamedTuple):
+    """A delivery file made readable for DuckDB (``_array_copy``)."""
+
+    path: Path  # the file as given
+    read: str  # its bare Records array, for DuckDB
+    size: int  # the array's bytes
+    first_id: str | None  # the first record's eventID, as far as a glance at its text tells
+
+
+_PROBE_BYTES = 4096
+_TRUNCATED_GZIP = ("unreadable or truncated compressed file "
+                   "(Compressed file ended before the end-of-stream marker was reached)")
+_LEADING_KEY = re.compile(rb'^\s*\{\s*"([A-Za-z]+)"')
+_READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def probe(path: Path) -> tuple[Kind, bool, int]:
+    """Which input kind a file holds, whether it is gzip and its bytes of JSON (``_json_size``),
+    from one open of the file."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_PROBE_BYTES)
+            gz = head[:2] == GZIP_MAGIC
+            if gz:  # the first bytes it inflates to (zlib, not GzipFile: half the time a file)
+                inflater = _zlib.decompressobj(wbits=31)
+                raw, head = head, inflater.decompress(head, _PROBE_BYTES)
+                if len(head) < _PROBE_BYTES and len(raw) < _PROBE_BYTES and not inflater.eof:
+                    raise FileError(_TRUNCATED_GZIP)
+            size = _json_size(fh, os.fstat(fh.fileno()).st_size, gz)
+    except _INFLATE_ERRORS as exc:
+        raise FileError(f"unreadable or truncated compressed file ({exc})") from exc
+    except OSError as exc:
+        raise FileError(f"unreadable ({exc.strerror or exc})") from exc
+    head = head.lstrip(b"\xef\xbb\xbf")
+    if not head.strip():
+        raise FileError("empty file; expected CloudTrail JSON")
+    m = _LEADING_KEY.match(head)
+    if m:
+        key = m.group(1)
+        if key == b"Records":
+            return DELIVERY, gz, size
+        if key == b"Events":
+            return LOOKUP, gz, size
+        return JSONL, gz, size
+    if head.lstrip()[:1] in (b"{", b"["):
+        return JSONL, gz, size
+    raise FileError("not JSON: expected a CloudTrail object or JSON Lines")
+
+
+def _diagnose(path: Path) -> str:
+    """Explain why a delivery file failed to load, with the record index where that can be told."""
+    try:
+        with _open(path) as fh:
+            data = fh.read()
+    except _READ_ERRORS as exc:
+        return f"unreadable or truncated compressed file ({exc})"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = data.decode("utf-8", errors="replace")
+        return f"{_record_at(text, exc.start)}not valid UTF-8 at byte {exc.start}"
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = _record_at(text, exc.pos)
+        if _ends_early(text, exc):
+            return f"{where}truncated: the JSON ends before the Records array closes"
+        return f"{where}not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    if not isinstance(doc, dict) or not isinstance(doc.get("Records"), list):
+        return "expected {\"Records\": [...]} (a CloudTrail delivery file)"
+    return "could not be read as a CloudTrail delivery file"
+
+
+def _ends_early(text: str, exc: json.JSONDecodeError) -> bool:
+    """Whether a JSON error is the input ending too soon (a truncated file), not bad syntax."""
+    return exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+
+
+def _record_at(text: str, pos: int) -> str:
+    """``record N: `` for the record of ``Records`` that contains character ``pos``, if any."""
+    start = text.find("[")
+    if start < 0 or pos <= start:
+        return ""
+    dec = json.JSONDecoder()
+    i, n = start + 1, 0
+    while i < len(text):
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        if i >= len(text) or text[i] == "]" or i > pos:
+            break
+        try:
+            _, end = dec.raw_decode(text, i)
+        except json.JSONDecodeError:
+            return f"record {n}: "
+        if pos < end:
+            return f"record {n}: "
+        i, n = end, n + 1
+    return f"record {n}: " if n else ""
+
+
+def _document_records(path: Path) -> tuple[list[tuple[int, str]], list[Reject]]:
+    """(index, record text) of a JSON Lines / lookup-events / single-document file, and its rejects."""
+    name = str(path)
+    try:
+        with _open(path) as fh:
+            data = fh.read()
+        text = data.decode("utf-8-sig")
+    except _READ_ERRORS as exc:
+        raise FileError(f"unreadable or truncated compressed file ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise FileError(f"not valid UTF-8 at byte {exc.start}") from exc
+    out: list[tuple[int, str]] = []
+    rejects: list[Reject] = []
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        doc = None
+    else:
+        if isinstance(doc, dict) and "Events" in doc and "eventID" not in doc:
+            events = doc["Events"]
+            if not isinstance(events, list):
+                raise FileError("expected an 'Events' list (aws cloudtrail lookup-events output)")
+            for idx, ev in enumerate(events):
+                raw = ev.get("CloudTrailEvent") if isinstance(ev, dict) else None
+                if not isinstance(raw, str):
+                    rejects.append(Reject(name, idx, "missing field CloudTrailEvent (a JSON string)"))
+                    continue
+                try:
+                    orjson.loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    rejects.append(Reject(name, idx, f"CloudTrailEvent is not valid JSON ({exc})"))
+                    continue
+                out.append((idx, raw))
+            return out, rejects
+        if isinstance(doc, dict) and "Records" in doc and "eventID" not in doc:
+            records = doc["Records"]
+            if not isinstance(records, list):
+                raise FileError("expected {\"Records\": [...]} (a CloudTrail delivery file)")
+            return [(i, orjson.dumps(r).decode()) for i, r in enumerate(records)], rejects
+        if isinstance(doc, list):
+            return [(i, orjson.dumps(r).decode()) for i, r in enumerate(doc)], rejects
+        return [(0, text)], rejects
+    # Not one document: JSON Lines. Record index = line index (line number - 1).
+    parsed: list[tuple[int, str, str | None]] = []
+    for idx, line in enumerate(text.splitlines()):
+        if not line.strip():
+            continue
+        try:
+            orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            parsed.append((idx, line, str(exc)))
+        else:
+            parsed.append((idx, line, None))
+    if not any(err is None and line.lstrip().startswith("{") for _, line, err in parsed):
+        # Not one object on any line: a single broken document (truncated, or not JSON at all).
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            if _ends_early(text, exc):
+                raise FileError("truncated: the JSON ends early") from None
+            raise FileError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    for idx, line, err in parsed:
+        if err is None:
+            out.append((idx, line))
+        else:
+            rejects.append(Reject(name, idx, f"line {idx + 1}: not valid JSON ({err})"))
+    return out, rejects
+
+
+
+class _Inflating:
+    """One batch's files being made readable for DuckDB (see ``_array_copy``) in one of the
+    inflater's two directories, until it is closed."""
+
+    def __init__(self, pool: ThreadPoolExecutor, cleaner: ThreadPoolExecutor, slot: Path,
+                 files: list[tuple[Path, bool, int]], last: bool):
+        self._cleaner = cleaner
+        self._slot = slot
+        self._last = last
+        self._files = files
+        self._futures = [pool.submit(_array_copy, path, gz, slot / f"{n:06d}.json")
+                         for n, (path, gz, _) in enumerate(files)]
+
+    def result(self, rejects: list[Reject]) -> list[_Ready]:
+        """Each readable file of the batch; the others are added to ``rejects``."""
+        out: list[_Ready] = []
+        for (path, _, _), future in zip(self._files, self._futures, strict=True):
+            try:
+                out.append(_Ready(path, *future.result()))
+            except FileError as exc:
+                rejects.append(Reject(str(path), None, str(exc)))
+        return out
+
+    def close(self) -> None:
+        for future in self._futures:
+            future.cancel()
+        for future in self._futures:  # a running copy must end before its files are used again
+            if not future.cancelled():
+                future.exception()
+        if self._last:  # no later batch writes over these: remove them (not waited for)
+            self._cleaner.submit(shutil.rmtree, self._slot, ignore_errors=True)
+
+    def __enter__(self) -> _Inflating:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Inflater:
+    """A thread pool making batches readable in a temporary directory (``$TMPDIR``), removed
+    when it exits.
+
+    Batches take turns in two directories, a batch's files written over those of the batch two
+    before (the next batch is inflated while DuckDB loads this one). Writing over a file whose
+    pages the system holds costs ~0.4 ms of CPU for 1.4 MB; a new file ~1 ms, and ~0.2 ms more
+    to remove it: ~1 s of the 1M benchmark.
+    """
+
+    def __init__(self, threads: int):
+        try:
+            self._tmp = tempfile.TemporaryDirectory(prefix="trailhound-ingest-")
+        except OSError as exc:
+            raise StoreError(f"cannot create a temporary directory in {tempfile.gettempdir()} "
+                             f"({exc.strerror or exc}); set TMPDIR to a writable directory") from exc
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="trailhound-inflate")
+        self._cleaner = ThreadPoolExecutor(1, thread_name_prefix="trailhound-cleanup")
+        self._open: list[_Inflating] = []
+
+    def start(self, files: list[tuple[Path, bool, int]], *, last: bool = True) -> _Inflating:
+        """Start on a batch (``last``: no batch after the next one, so its files can go)."""
+        slot = Path(self._tmp.name) / "ab"[len(self._open) % 2]
+        slot.mkdir(exist_ok=True)
+        job = _Inflating(self._pool, self._cleaner, slot, files, last)
+        self._open.append(job)
+        return job
+
+    def __enter__(self) -> _Inflater:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for job in self._open:  # an interrupted run leaves no directory behind
+            job.close()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._cleaner.shutdown(wait=True)
+        self._tmp.cleanup()
+
+
+_BOM = b"\xef\xbb\xbf"
+# Gzip is inflated in pieces this size: each is heap memory used again for the next, where a
+# whole inflated file (~1.4 MB) is a fresh mapping of the allocator each time (page faults: 0.35M
+# of them, ~2 s of CPU for the benchmark's 1.4 GB on this machine).
+_PIECE = 64 * 1024
+_TAIL_BYTES = 64  # _TAIL is looked for in this many last bytes
+# CloudTrail writes ``{"Records":[...]}``: the array is the file less this head and tail.
+_HEAD = re.compile(rb'\A\s*\{\s*"Records"\s*:\s*(?=\[)')
+_TAIL = re.compile(rb'(?<=\])\s*\}\s*\Z')
+# The first eventID in a file's text: its first record's, unless that record nests another key of
+# the name before its own (then only the guess of ``Ingestor._stored_any`` is off, not the load).
+_FIRST_ID = re.compile(rb'"eventID"\s*:\s*"([^"\\]{1,256})"')
+
+
+def _array_elements(text: str) -> list[str]:
+    """The texts of a JSON array's elements, each exactly as it stands in ``text``."""
+    decoder = json.JSONDecoder()
+    out: list[str] = []
+    i = text.index("[") + 1
+    while True:
+        while text[i] in " \t\r\n,":
+            i += 1
+        if text[i] == "]":
+            return out
+        _, end = decoder.raw_decode(text, i)
+        out.append(text[i:end])
+        i = end
+
+
+def _array_copy(path: Path, gz: bool, dest: Path) -> tuple[str, int, str | None]:
+    """Write a delivery file's ``Records`` array, as its bytes stand in the file, to ``dest``;
+    the path, its size and (a guess, see ``_FIRST_ID``) the first record's eventID.
+
+    Inflates gzip (every member; zlib-ng releases the GIL) in pieces and drops a byte-order mark.
+    A file laid out otherwise (other keys, or ``Records`` not first) is parsed and its array
+    written again. Raises FileError when the file cannot be read, its compressed stream is broken
+    or cut short, or it is not a delivery file.
+    """
+    try:
+        with open(path, "rb") as src:
+            raw = src.read()
+    except OSError as exc:
+        raise FileError(f"unreadable ({exc.strerror or exc})") from exc
+    # Over the file of a batch before, if there is one: its pages are used again.
+    with open(dest, "r+b" if dest.exists() else "wb") as out:
+        copied = _copy_array(_inflated(raw) if gz else iter((raw,)), out)
+        if copied is not None:
+            return str(dest), *copied
+        data = b"".join(_inflated(raw)) if gz else raw
+        try:
+            doc = orjson.loads(data[len(_BOM):] if data.startswith(_BOM) else data)
+        except orjson.JSONDecodeError:
+            raise FileError(_diagnose(path)) from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("Records"), list):
+            raise FileError("expected {\"Records\": [...]} (a CloudTrail delivery file)")
+        body = orjson.dumps(doc["Records"])
+        head_record = doc["Records"][0] if doc["Records"] else None
+        first_id = head_record.get("eventID") if isinstance(head_record, dict) else None
+        out.seek(0)
+        out.truncate()
+        out.write(body)
+    return str(dest), len(body), first_id if isinstance(first_id, str) else None
+
+
+def _copy_array(pieces: Iterator[bytes], out: Any) -> tuple[int, str | None] | None:
+    """Write the bytes between ``_HEAD`` and ``_TAIL`` of a document arriving in ``pieces`` to
+    ``out``: its size and first eventID (``_FIRST_ID``); None when the document does not start
+    and end like ``{"Records": [...]}``.
+
+    Each piece is written as it comes and the document's last bytes (``}`` and any space) are cut
+    off the file at the end: no piece is copied in memory on the way.
+    """
+    head = b""
+    for piece in pieces:
+        head += piece
+        if len(head) >= _PIECE:
+            break
+    if head.startswith(_BOM):
+        head = head[len(_BOM):]
+    start = _HEAD.match(head)
+    if not start:
+        return None
+    found = _FIRST_ID.search(head, start.end(), start.end() + 16384)
+    body = memoryview(head)[start.end():]
+    out.write(body)
+    size = len(body)
+    last = bytes(body[-_TAIL_BYTES:])  # the document's last bytes so far
+    for piece in pieces:
+        out.write(piece)
+        size += len(piece)
+        last = piece[-_TAIL_BYTES:] if len(piece) >= _TAIL_BYTES else (last + piece)[-_TAIL_BYTES:]
+    end = _TAIL.search(last)
+    if not end:
+        return None
+    size -= len(last) - end.start()
+    out.truncate(size)
+    return size, found.group(1).decode("utf-8", "replace") if found else None
+
+
+def _inflated(raw: bytes) -> Iterator[bytes]:
+    """The bytes a gzip file holds (all its members), in pieces of at most ``_PIECE`` bytes;
+    FileError when the stream is broken."""
+    rest = raw
+    try:
+        while True:
+            inflater = _zlib.decompressobj(wbits=31)
+            data = rest
+            while not inflater.eof:
+                piece = inflater.decompress(data, _PIECE)
+                data = inflater.unconsumed_tail
+                if piece:
+                    yield piece
+                elif not data:
+                    raise FileError(_TRUNCATED_GZIP)
+            rest = inflater.unused_data
+            if not rest.startswith(GZIP_MAGIC):
+                break
+    except _INFLATE_ERRORS as exc:
+        raise FileError(f"unreadable or truncated compressed file ({exc})") from exc
+    if rest.strip(b"\0"):
+        raise FileError("unreadable compressed file (data after the end of the gzip stream)")
+
+
+def iter_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Python-side reader of one file's records (for tools and tests; the store uses DuckDB)."""
+    kind, _, _ = probe(path)
+    if kind == DELIVERY:
+        with _open(path) as fh:
+            data = fh.read().decode("utf-8")
+        yield from json.loads(data)["Records"]
+        return
+    recs, _ = _document_records(path)
+    for _, text in recs:
+        rec = json.loads(text)
+        if isinstance(rec, dict):
+            yield rec
