@@ -113,13 +113,19 @@ def test_many_rejects_are_capped_on_stderr(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_missing_path_and_unopenable_db_are_one_line_errors(tmp_path: Path, logs: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+                                                            capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR again
     code, out, err = run(capsys, "ingest", str(tmp_path / "nope"), "--db", str(tmp_path / "e.duckdb"))
     assert code == 2 and out == ""
     assert err.strip() == f"trailhound: error: {tmp_path / 'nope'}: no such file or directory"
+    assert not (tmp_path / "e.duckdb").exists()  # told before any store is made
     (tmp_path / "notadb.duckdb").write_text("this is not a database")
     code, _, err = run(capsys, "ingest", str(logs), "--db", str(tmp_path / "notadb.duckdb"))
     assert code == 2 and err.startswith("trailhound: error: ") and err.count("\n") == 1
+    assert list((tmp_path / "tmp").iterdir()) == []  # the files it had begun to inflate are gone
 
 
 class _Tty(io.StringIO):

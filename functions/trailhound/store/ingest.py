@@ -8,7 +8,7 @@ bytes, whatever the file is called):
 * the output of ``aws cloudtrail lookup-events`` (records inside each ``CloudTrailEvent`` string).
 
 Shape of the load (it decides the speed, see ``docs/store.md``). Delivery files go in batches of
-about equal size (``Ingestor._batches``), each in one transaction:
+about equal size (``inputs.plan_batches``), each in one transaction:
 
 1. Python threads inflate each file (zlib-ng, GIL released) and write its bare ``Records`` array
    to a temporary directory (``store/inputs.py``: ``_array_copy``, ``_Inflater``); the next
@@ -39,7 +39,6 @@ import contextlib
 import json
 import os
 import threading
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -48,24 +47,17 @@ from typing import Any
 
 import duckdb
 
-try:  # zlib-ng inflates CloudTrail's gzip files in about 60% of zlib's time; same API and results
-    from zlib_ng import zlib_ng as _zlib
-except ImportError:  # pragma: no cover - a dependency; zlib is the fallback
-    _zlib = zlib  # type: ignore[misc,assignment]
-
 from trailhound.errors import StoreError
 from trailhound.store.inputs import (
-    DELIVERY,
+    BATCH_BYTES,
     MAX_OBJECT,
     FileError,
+    Prefetch,
     Reject,
     _array_elements,
     _diagnose,
     _document_records,
-    _Inflater,
     _Ready,
-    find_files,
-    probe,
 )
 from trailhound.store.schema import COLUMN_NAMES, EVENTS_TABLE, RESOURCES, USER_IDENTITY
 
@@ -194,13 +186,6 @@ _DIRECT_CHECK = (
 _SKIP = " NOT EXISTS (SELECT 1 FROM _skip s WHERE s.file = w.file AND s.idx = w.idx)"
 
 
-# Batches are sized by JSON bytes (for gzip, the size its trailer records): at least BATCH_BYTES
-# (unless the whole load is smaller), under twice that, all of a load about equal (``_batches``).
-# DuckDB's insert threads each compress and write their own row groups only when each has filled
-# one (``ROW_GROUP_ROWS`` in store/local.py); the rows of a thread with fewer are appended and
-# compressed by one thread at a time. 320 MiB of ~1.4 KB records is ~3.5 groups for each of two
-# threads, and few enough commits. Two batches are on disk at a time (``_Inflater``).
-BATCH_BYTES = 320 * 1024 * 1024
 # A large load allocates and frees gigabytes of DuckDB blocks. Its block allocator keeps up to this
 # much for reuse instead of handing it back to the OS and faulting it in again: the 1M benchmark
 # went from 0.72M to 0.38M page faults (a fault costs ~4 us on this machine). The memory stays
@@ -260,9 +245,10 @@ class Ingestor:
         self._ordered = True  # preserve_insertion_order as last set (read again by ingest)
         self._direct = True  # load batches directly (see _delivery_batch); reset by each ingest
 
-    def ingest(self, paths: Iterable[str | os.PathLike[str]],
+    def ingest(self, paths: Iterable[str | os.PathLike[str]] | Prefetch,
                progress: Callable[[int, int], None] | None = None) -> IngestSummary:
-        """Load ``paths``; the summary of what was added, skipped and rejected.
+        """Load ``paths`` (or a ``Prefetch`` of them, which is then used up: its batch size holds);
+        the summary of what was added, skipped and rejected.
 
         While a large batch loads, ``preserve_insertion_order`` is off, so each DuckDB thread
         appends and compresses its own rows. With it on (DuckDB's default) the threads hand their
@@ -286,42 +272,29 @@ class Ingestor:
             self.con.execute(f"SET preserve_insertion_order = {str(keep).lower()}")
             self._ordered = keep
 
-    def _ingest(self, paths: Iterable[str | os.PathLike[str]],
+    def _ingest(self, paths: Iterable[str | os.PathLike[str]] | Prefetch,
                 progress: Callable[[int, int], None] | None) -> IngestSummary:
-        files = find_files(paths)
-        summary = IngestSummary(files=len(files))
-        delivery: list[tuple[Path, bool, int]] = []
-        documents: list[Path] = []
-        for f in files:
-            try:
-                kind, gz, size = probe(f)
-            except FileError as exc:
-                summary.rejects.append(Reject(str(f), None, str(exc)))
-                continue
-            if kind == DELIVERY:
-                delivery.append((f, gz, size))
-            else:
-                documents.append(f)
-        large = sum(size for _, _, size in delivery) >= self.batch_bytes
+        with (contextlib.nullcontext(paths) if isinstance(paths, Prefetch)
+              else Prefetch(paths, batch_bytes=self.batch_bytes, threads=self.parallel)) as inputs:
+            return self._load(inputs, progress)
+
+    def _load(self, inputs: Prefetch, progress: Callable[[int, int], None] | None) -> IngestSummary:
+        summary = IngestSummary(files=len(inputs.files), rejects=list(inputs.rejects))
+        large = sum(size for _, _, size in inputs.delivery) >= self.batch_bytes
         if large:
             self._keep_blocks()
-        total = len(files)
+        total = len(inputs.files)
         done = len(summary.rejects)
         report: Callable[[int, int], None] = progress or _no_progress
         report(done, total)
-        with _Inflater(self.parallel) as inflater, _Flusher(self._store_file() if large else None):
+        with _Flusher(self._store_file() if large else None):
             # The next batch is inflated while DuckDB loads this one (zlib releases the GIL).
-            batches = list(self._batches(delivery))
-            # Batch i is written over the files of batch i - 2 (``_Inflater``); the last two remove theirs.
-            ahead = inflater.start(batches[0], last=len(batches) <= 2) if batches else None
-            for i, batch in enumerate(batches):
-                current, ahead = ahead, (inflater.start(batches[i + 1], last=i + 3 >= len(batches))
-                                         if i + 1 < len(batches) else None)
-                assert current is not None
+            for batch, current in inputs.batches():
                 upto = done + len(batch)
                 with current:
                     self._delivery_batch(current.result(summary.rejects), summary, partial(report, upto, total))
                 done = upto
+        documents = inputs.documents
         pending: list[tuple[str, int, str]] = []
         pending_files = pending_bytes = 0
         for i, f in enumerate(documents):
@@ -355,29 +328,6 @@ class Ingestor:
             self.con.execute(f"SET block_allocator_memory = '{BLOCK_MEMORY}'")
         except duckdb.InvalidInputException:  # set higher before: it cannot be lowered, and need not be
             pass
-
-    def _batches(self, items: list[tuple[Path, bool, int]]) -> Iterator[list[tuple[Path, bool, int]]]:
-        """The files in batches of about equal JSON bytes, each at least ``batch_bytes`` (unless the
-        whole load is less) and under twice that.
-
-        Equal, not full-then-remainder: a small batch leaves DuckDB's threads with partial row
-        groups, which are appended one thread at a time (see ``BATCH_BYTES``). With 122,880-row
-        groups the 1M-event benchmark cut 192 + 3 x 384 MiB spent ~1.2 s on one core in its
-        first batch (``docs/store.md``).
-        """
-        total = sum(size for _, _, size in items)
-        share = max(1, total / max(1, total // self.batch_bytes))
-        batch: list[tuple[Path, bool, int]] = []
-        bound = share
-        done = 0
-        for item in items:
-            if batch and done + item[2] / 2 > bound:  # this file lies mostly past the boundary
-                yield batch
-                batch, bound = [], bound + share
-            batch.append(item)
-            done += item[2]
-        if batch:
-            yield batch
 
     # -- one transaction per batch -------------------------------------------------------------
     def _delivery_batch(self, plain: list[_Ready], summary: IngestSummary, written: Callable[[], None]) -> None:

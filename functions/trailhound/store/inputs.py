@@ -306,6 +306,93 @@ def _document_records(path: Path) -> tuple[list[tuple[int, str]], list[Reject]]:
 
 
 
+# Batches are sized by JSON bytes (for gzip, the size its trailer records): at least BATCH_BYTES
+# (unless the whole load is smaller), under twice that, all of a load about equal (``plan_batches``).
+# DuckDB's insert threads each compress and write their own row groups only when each has filled
+# one (``ROW_GROUP_ROWS`` in store/local.py); the rows of a thread with fewer are appended and
+# compressed by one thread at a time. 320 MiB of ~1.4 KB records is ~3.5 groups for each of two
+# threads, and few enough commits. Two batches are on disk at a time (``_Inflater``).
+BATCH_BYTES = 320 * 1024 * 1024
+
+
+def plan_batches(items: list[tuple[Path, bool, int]], batch_bytes: int) -> list[list[tuple[Path, bool, int]]]:
+    """The files in batches of about equal JSON bytes, each at least ``batch_bytes`` (unless the
+    whole load is less) and under twice that.
+
+    Equal, not full-then-remainder: a small batch leaves DuckDB's threads with partial row
+    groups, which are appended one thread at a time (see ``BATCH_BYTES``). With 122,880-row
+    groups the 1M-event benchmark cut 192 + 3 x 384 MiB spent ~1.2 s on one core in its
+    first batch (``docs/store.md``).
+    """
+    total = sum(size for _, _, size in items)
+    share = max(1, total / max(1, total // batch_bytes))
+    out: list[list[tuple[Path, bool, int]]] = []
+    batch: list[tuple[Path, bool, int]] = []
+    bound = share
+    done = 0
+    for item in items:
+        if batch and done + item[2] / 2 > bound:  # this file lies mostly past the boundary
+            out.append(batch)
+            batch, bound = [], bound + share
+        batch.append(item)
+        done += item[2]
+    if batch:
+        out.append(batch)
+    return out
+
+
+class Prefetch:
+    """An ingest's files found, told apart and cut into batches (``plan_batches``), the first
+    batch already being inflated: ``Ingestor.ingest`` takes one in place of paths, once.
+
+    ``trailhound ingest`` makes it before it opens the store: importing DuckDB and opening the
+    file take ~0.25 s, during which the first batch is being inflated. Close it (or use it as a
+    context manager) to remove its temporary files.
+    """
+
+    def __init__(self, paths: Iterable[str | os.PathLike[str]], *, batch_bytes: int = BATCH_BYTES,
+                 threads: int | None = None):
+        self.files = find_files(paths)
+        self.rejects: list[Reject] = []  # files that cannot be read at all
+        self.delivery: list[tuple[Path, bool, int]] = []  # (file, gzip, JSON bytes), for DuckDB
+        self.documents: list[Path] = []  # JSON Lines, lookup-events output: split in Python
+        for f in self.files:
+            try:
+                kind, gz, size = probe(f)
+            except FileError as exc:
+                self.rejects.append(Reject(str(f), None, str(exc)))
+                continue
+            if kind == DELIVERY:
+                self.delivery.append((f, gz, size))
+            else:
+                self.documents.append(f)
+        self._plan = plan_batches(self.delivery, batch_bytes)
+        self._inflater = _Inflater(threads or min(8, os.cpu_count() or 1))
+        try:  # batch i is written over the files of batch i - 2 (``_Inflater``); the last two remove theirs
+            self._first = self._inflater.start(self._plan[0], last=len(self._plan) <= 2) if self._plan else None
+        except BaseException:
+            self.close()
+            raise
+
+    def batches(self) -> Iterator[tuple[list[tuple[Path, bool, int]], _Inflating]]:
+        """Each batch with its inflation; the next batch starts as this one is handed out."""
+        plan, ahead = self._plan, self._first
+        for i, batch in enumerate(plan):
+            current = ahead
+            ahead = self._inflater.start(plan[i + 1], last=i + 3 >= len(plan)) if i + 1 < len(plan) else None
+            assert current is not None
+            yield batch, current
+
+    def close(self) -> None:
+        self._inflater.__exit__(None, None, None)
+
+    def __enter__(self) -> Prefetch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class _Inflating:
     """One batch's files being made readable for DuckDB (see ``_array_copy``) in one of the
     inflater's two directories, until it is closed."""

@@ -16,6 +16,7 @@ from trailhound.errors import SqlError, UserInputError
 from trailhound.sql.params import sql_identifier, sql_literal
 from trailhound.store.base import Engine, QueryResult
 from trailhound.store.ingest import Ingestor, IngestSummary
+from trailhound.store.inputs import Prefetch
 from trailhound.store.schema import EVENTS_TABLE, create_table_sql
 
 DEFAULT_DB = Path(".trailhound") / "events.duckdb"
@@ -169,8 +170,9 @@ class LocalStore:
         return QueryResult(columns=columns, rows=rows, sql=duck_sql, elapsed_s=time.perf_counter() - started)
 
     # -- loading ---------------------------------------------------------------------------
-    def ingest(self, paths: Iterable[str | os.PathLike[str]],
+    def ingest(self, paths: Iterable[str | os.PathLike[str]] | Prefetch,
                progress: Callable[[int, int], None] | None = None) -> IngestSummary:
+        """Load files (or a ``Prefetch`` of them) into the store (``Ingestor.ingest``)."""
         return Ingestor(self.con).ingest(paths, progress=progress)
 
     # EVENTS_TABLE is this module's constant table name, not a value.
