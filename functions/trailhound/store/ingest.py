@@ -51,6 +51,7 @@ from trailhound.errors import StoreError
 from trailhound.store.inputs import (
     BATCH_BYTES,
     MAX_OBJECT,
+    MAX_THREADS,
     FileError,
     Prefetch,
     Reject,
@@ -241,7 +242,7 @@ class Ingestor:
         con.execute("SET TimeZone = 'UTC'")  # the store's session zone; time casts below rely on it
         con.execute("SET write_buffer_row_group_count = 1")  # write each full row group at once: bounded memory
         row = con.execute("SELECT current_setting('threads')").fetchone()
-        self.parallel = max(1, min(8, int(row[0]) if row else 1))
+        self.parallel = max(1, min(MAX_THREADS, int(row[0]) if row else 1))
         self._ordered = True  # preserve_insertion_order as last set (read again by ingest)
         self._direct = True  # load batches directly (see _delivery_batch); reset by each ingest
 

@@ -35,6 +35,7 @@ _INFLATE_ERRORS: tuple[type[BaseException], ...] = (zlib.error, getattr(_zlib, "
 
 
 MAX_OBJECT = 2**31 - 1
+MAX_THREADS = 8  # threads inflating files, and DuckDB branches of a parallel insert, at most
 _SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz")
 
 
@@ -367,19 +368,23 @@ class Prefetch:
             else:
                 self.documents.append(f)
         self._plan = plan_batches(self.delivery, batch_bytes)
-        self._inflater = _Inflater(threads or min(8, os.cpu_count() or 1))
-        try:  # batch i is written over the files of batch i - 2 (``_Inflater``); the last two remove theirs
-            self._first = self._inflater.start(self._plan[0], last=len(self._plan) <= 2) if self._plan else None
+        self._inflater = _Inflater(threads or min(MAX_THREADS, os.cpu_count() or 1))
+        try:
+            self._first = self._start(0) if self._plan else None
         except BaseException:
             self.close()
             raise
 
+    def _start(self, i: int) -> _Inflating:
+        """Start inflating batch ``i``: over the files of batch i - 2 (``_Inflater``), and the last
+        to use its directory when no batch i + 2 follows."""
+        return self._inflater.start(self._plan[i], last=i + 2 >= len(self._plan))
+
     def batches(self) -> Iterator[tuple[list[tuple[Path, bool, int]], _Inflating]]:
         """Each batch with its inflation; the next batch starts as this one is handed out."""
-        plan, ahead = self._plan, self._first
-        for i, batch in enumerate(plan):
-            current = ahead
-            ahead = self._inflater.start(plan[i + 1], last=i + 3 >= len(plan)) if i + 1 < len(plan) else None
+        ahead = self._first
+        for i, batch in enumerate(self._plan):
+            current, ahead = ahead, self._start(i + 1) if i + 1 < len(self._plan) else None
             assert current is not None
             yield batch, current
 
