@@ -144,7 +144,7 @@ _TEXT_SOURCE = (
 )
 # Delivery files reach DuckDB as the bare ``Records`` array (``_array_copy``). Narrow pass: each
 # record's eventID and eventTime, from one json_transform a file. A record that is not an object
-# comes out as a struct of NULLs (a JSON null as NULL): ``Ingestor._insert`` tells those from
+# comes out as a struct of NULLs (a JSON null as NULL): ``Ingestor._sort_out`` tells those from
 # objects without the two fields.
 _KEYS_TYPE = json.dumps([{"eventID": "VARCHAR", "eventTime": "VARCHAR"}])
 _DELIVERY_KEYS = (
@@ -407,15 +407,18 @@ class Ingestor:
                               written: Callable[[], None]) -> None:
         reads = [f.read for f in files]
 
-        def insert(skip: bool, valid: int, keep: list[str]) -> int:
-            return self._insert_arrays(files, keep)
+        def load(valid: int, distinct: int) -> int:
+            keep, expected = self._cut(reads, later=distinct < valid)
+            added = self._insert_arrays(files, keep)
+            if added != expected:  # the narrow pass and the insert disagree on what is good: a bug
+                raise StoreError(f"ingest failed: expected to add {expected} records, added {added}")
+            return added
 
         # read_text hands all its files to one thread in one chunk: one branch per thread.
         parts = [reads[k::self.parallel] for k in range(min(self.parallel, len(reads)))]
         keys = " UNION ALL ".join(f"SELECT * FROM ({_DELIVERY_KEYS})" for _ in parts)  # noqa: S608 - constant SQL
-        self._transaction((keys, [x for part in parts for x in (_KEYS_TYPE, part)]), insert, summary, written,
-                          reads, {f.read: str(f.path) for f in files}, delivery=True,
-                          size=sum(f.size for f in files))
+        self._transaction((keys, [x for part in parts for x in (_KEYS_TYPE, part)]), load, summary, written,
+                          {f.read: str(f.path) for f in files}, delivery=True, size=sum(f.size for f in files))
 
     def _text_batch(self, rows: list[tuple[str, int, str]], summary: IngestSummary,
                     written: Callable[[], None]) -> None:
@@ -424,8 +427,10 @@ class Ingestor:
             return
         params = [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]]
         table = self.table
+        order = list(dict.fromkeys(r[0] for r in rows))  # the batch's files: the first copy of an eventID wins
 
-        def insert(skip: bool, valid: int, keep: list[str]) -> int:
+        def load(valid: int, distinct: int) -> int:
+            skip = self._skip_records(order, later=distinct < valid)
             # DuckDB splits a table scan by row groups (122,880 rows): a batch of one or two row
             # groups would be parsed by one thread. One branch per thread, each taking every n-th
             # record, keeps all cores on the expensive part (parse, transform, compress).
@@ -440,8 +445,7 @@ class Ingestor:
                                 [RAW_RECORD_JSON] * parts)
 
         try:
-            self._transaction((_TEXT_SOURCE, params), insert, summary, written,
-                              list(dict.fromkeys(r[0] for r in rows)), {}, delivery=False,
+            self._transaction((_TEXT_SOURCE, params), load, summary, written, {}, delivery=False,
                               size=sum(len(r[2]) for r in rows))
         except _DATA_ERRORS as exc:
             raise StoreError(f"{rows[0][0]}: {str(exc).splitlines()[0]}") from exc
@@ -451,14 +455,17 @@ class Ingestor:
         written = self.con.execute(sql, params).fetchone()
         return int(written[0]) if written else 0
 
-    def _transaction(self, raw: tuple[str, list[Any]], insert: Callable[[bool, int, list[str]], int],
-                     summary: IngestSummary, written: Callable[[], None], order: list[str],
-                     names: dict[str, str], *, delivery: bool, size: int) -> None:
+    def _transaction(self, raw: tuple[str, list[Any]], load: Callable[[int, int], int],
+                     summary: IngestSummary, written: Callable[[], None], names: dict[str, str], *,
+                     delivery: bool, size: int) -> None:
+        """One batch: ``_raw`` from the narrow pass ``raw`` (SQL, parameters), its rejects named,
+        ``_stored`` made, then ``load(valid, distinct)`` inserts the good, new records (``valid``
+        good records, ``distinct`` eventIDs among them) and returns how many it added."""
         with self._batch_transaction(size):
             self._append(_RAW_FROM.replace("<source>", raw[0]), raw[1])
-            counts = self._insert(order, names, insert, delivery)
+            total, valid, distinct, rejects = self._sort_out(names, delivery)
+            added = load(valid, distinct) if valid else 0
             written()
-        total, valid, rejects, added = counts
         summary.records += total
         summary.added += added
         summary.duplicates += valid - added
@@ -488,13 +495,11 @@ class Ingestor:
             for scratch in ("_raw", "_stored", "_skip"):
                 con.execute(f"DROP TABLE IF EXISTS {scratch}")
 
-    def _insert(self, order: list[str], names: dict[str, str], insert: Callable[[bool, int, list[str]], int],
-                delivery: bool) -> tuple[int, int, list[Reject], int]:
-        """Counts and rejects of ``_raw``, ``_skip``, and ``insert`` of the good, new records.
+    def _sort_out(self, names: dict[str, str], delivery: bool) -> tuple[int, int, int, list[Reject]]:
+        """Counts of ``_raw`` (records, good ones, distinct eventIDs among the good), its rejects,
+        and ``_stored``: the good records' eventIDs the store already holds (one hash join).
 
-        ``order`` lists the batch's files (as ``_raw`` names them) in path order: of records
-        repeating an eventID inside the batch, the first by (file, index) is kept. ``names`` maps
-        a file as read to the file the user gave, where they differ.
+        ``names`` maps a file as read to the file the user gave, where they differ.
         """
         con = self.con
         row = con.execute(
@@ -511,29 +516,25 @@ class Ingestor:
                 if delivery and reason == MISSING_ID and neither:
                     unsure.setdefault(file, []).append(int(idx))
             self._name_non_objects(unsure, names, rejects)
-        if valid == 0:
-            return total, valid, rejects, 0
-        # Records already stored, by eventID (one hash join against the store).
-        table = self.table  # a validated constant of this module, not a value
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _stored AS SELECT DISTINCT id FROM _raw w "  # noqa: S608 - constant name
-            f"WHERE reason IS NULL AND EXISTS (SELECT 1 FROM {table} e WHERE e.eventID = w.id)"
-        )
-        if delivery:
-            keep, expected = self._cut(order, later=distinct < valid)
-            added = insert(False, valid, keep)
-            if added != expected:  # the narrow pass and the insert disagree on what is good: a bug
-                raise StoreError(f"ingest failed: expected to add {expected} records, added {added}")
-            return total, valid, rejects, added
-        # Records to skip, by file and index: already stored, and repeats inside this batch (the
-        # first by file, index is kept).
+        if valid:
+            table = self.table  # a validated constant of this module, not a value
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _stored AS SELECT DISTINCT id FROM _raw w "  # noqa: S608 - constant name
+                f"WHERE reason IS NULL AND EXISTS (SELECT 1 FROM {table} e WHERE e.eventID = w.id)"
+            )
+        return total, valid, distinct, rejects
+
+    def _skip_records(self, order: list[str], *, later: bool) -> bool:
+        """``_skip``: the records of a batch of texts not to insert, by file and index: those
+        already stored and (``later``) later copies of an eventID repeated in the batch (the
+        first by ``order`` of files, then index, is kept). Whether there are any."""
+        con = self.con
         con.execute("CREATE OR REPLACE TEMP TABLE _skip AS SELECT file, idx FROM _raw "
                     "WHERE reason IS NULL AND id IN (SELECT id FROM _stored)")
-        if distinct < valid:
+        if later:
             con.execute(f"INSERT INTO _skip {_LATER_COPIES}", [order])
-        skip_row = con.execute("SELECT count(*) FROM _skip").fetchone()
-        added = insert(bool(skip_row and skip_row[0]), valid, [])
-        return total, valid, rejects, added
+        row = con.execute("SELECT count(*) FROM _skip").fetchone()
+        return bool(row and row[0])
 
     def _cut(self, order: list[str], *, later: bool) -> tuple[list[str], int]:
         """Cut what must not be loaded out of the batch's arrays: rejected records, records already
