@@ -373,6 +373,20 @@ def test_bad_files_are_named_and_the_good_ones_kept(store: LocalStore, tmp_path:
     assert (summary.added, summary.rejected) == (4, 5)
 
 
+@pytest.mark.parametrize("name", ["odd.json", "odd.json.gz"])
+def test_a_broken_record_in_a_file_laid_out_otherwise_is_named_past_a_byte_order_mark(
+        store: LocalStore, tmp_path: Path, name: str) -> None:
+    # A key after Records: the file is parsed whole, and the reason must name the broken record,
+    # not the byte-order mark in front of the document.
+    good = json.dumps(variant(RECORDS[0], 70))
+    doc = ('\ufeff{"Records": [' + good + ', {"eventID": "x",, }], "logVersion": 1}').encode()
+    (tmp_path / name).write_bytes(gzip.compress(doc) if name.endswith(".gz") else doc)
+    summary = store.ingest([tmp_path])
+    reason = reasons(summary)[(name, None)]
+    assert reason.startswith("record 1: not valid JSON"), reason
+    assert (summary.added, summary.rejected) == (0, 1)
+
+
 def test_bad_records_are_named_by_file_and_index_and_the_good_ones_kept(store: LocalStore,
                                                                         tmp_path: Path) -> None:
     ok = [variant(RECORDS[i], i) for i in range(3)]

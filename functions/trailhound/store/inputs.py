@@ -193,6 +193,13 @@ def _diagnose(path: Path) -> str:
             data = fh.read()
     except _READ_ERRORS as exc:
         return f"unreadable or truncated compressed file ({exc})"
+    return _explain(data)
+
+
+def _explain(data: bytes) -> str:
+    """Why these bytes (a delivery file's, inflated) are not a delivery file DuckDB can read."""
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -525,10 +532,12 @@ def _array_copy(path: Path, gz: bool, dest: Path) -> tuple[str, int, str | None]
         if copied is not None:
             return str(dest), *copied
         data = b"".join(_inflated(raw)) if gz else raw
+        if data.startswith(_BOM):
+            data = data[len(_BOM):]
         try:
-            doc = orjson.loads(data[len(_BOM):] if data.startswith(_BOM) else data)
+            doc = orjson.loads(data)
         except orjson.JSONDecodeError:
-            raise FileError(_diagnose(path)) from None
+            raise FileError(_explain(data)) from None
         if not isinstance(doc, dict) or not isinstance(doc.get("Records"), list):
             raise FileError("expected {\"Records\": [...]} (a CloudTrail delivery file)")
         body = orjson.dumps(doc["Records"])
