@@ -58,9 +58,29 @@ def variant(rec: dict[str, Any], n: int, **changes: Any) -> dict[str, Any]:
     return out
 
 
+# How write_delivery lays files out (the ``layout`` fixture runs every test of this module both
+# ways): "cloudtrail" as CloudTrail writes them, no spaces and each record's eventVersion first
+# (read one record a line), or "spaced", json.dumps' default (read as an array).
+LAYOUT = {"now": "cloudtrail"}
+
+
+@pytest.fixture(autouse=True, params=["cloudtrail", "spaced"])
+def layout(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setitem(LAYOUT, "now", request.param)
+    return str(request.param)
+
+
+def delivery_json(records: list[Any]) -> bytes:
+    if LAYOUT["now"] == "spaced":
+        return json.dumps({"Records": records}).encode()
+    first = [{"eventVersion": r["eventVersion"], **r} if isinstance(r, dict) and "eventVersion" in r else r
+             for r in records]
+    return json.dumps({"Records": first}, separators=(",", ":")).encode()
+
+
 def write_delivery(path: Path, records: list[Any], *, gz: bool | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps({"Records": records}).encode()
+    data = delivery_json(records)
     if gz if gz is not None else path.name.endswith(".gz"):
         data = gzip.compress(data)
     path.write_bytes(data)
@@ -642,7 +662,7 @@ def test_other_top_level_keys_and_repeats_keep_each_kept_records_text(store: Loc
 def test_probe_tells_kind_compression_and_json_bytes_from_one_open(tmp_path: Path) -> None:
     from trailhound.store.inputs import DELIVERY, JSONL, probe
 
-    doc = json.dumps({"Records": RECORDS[:2]}).encode()
+    doc = delivery_json(RECORDS[:2])
     gz = write_delivery(tmp_path / "named-plain.json", RECORDS[:2], gz=True)  # gzip, whatever its name
     plain = write_jsonl(tmp_path / "lines.jsonl", RECORDS[:2])
     assert probe(gz) == (DELIVERY, True, len(doc))
@@ -731,3 +751,83 @@ def test_the_records_array_is_copied_byte_for_byte_however_the_inflated_pieces_f
     assert got is not None and got[0] == len(array.encode())
     assert got[1] in (RECORDS[0]["eventID"], None)  # a guess from the first bytes read: None if not there
     assert (tmp_path / "out.json").read_text() == array
+
+
+def _pieces(doc: bytes, cuts: list[int]) -> list[bytes]:
+    at = sorted({c % len(doc) for c in cuts} - {0})
+    return [doc[i:j] for i, j in zip([0, *at], [*at, len(doc)], strict=True)]
+
+
+@pytest.mark.parametrize("cuts", [[], [1], [13], [14], [15], [30, 31], [-3, -2, -1], list(range(1, 400, 7)),
+                                  list(range(1, 4000, 3))])
+@pytest.mark.parametrize("tail", ["}", "}\n", " } \n\n"])
+def test_records_written_one_a_line_turn_back_into_the_array_byte_for_byte(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cuts: list[int], tail: str) -> None:
+    """Every separator between two records becomes a line break wherever the inflated pieces
+    cut it (the cuts at 13-15 and every 3rd byte fall inside separators), and nothing else
+    changes: ``as_array`` gives back the array the file holds."""
+    from trailhound.store import inputs
+    from trailhound.store.inputs import _copy_array, as_array
+
+    monkeypatch.setattr(inputs, "_PIECE", 32)
+    records = [{"eventVersion": "1.08", "eventID": f"id-{i}", "requestParameters": {"items": [{"a": i}, {"b": "},{"}]},
+                "note": 'a "quoted" },{\"eventVersion\": text'} for i in range(5)]
+    array = json.dumps(records, separators=(",", ":"))
+    doc = ('{"Records":' + array + tail).encode()
+    with open(tmp_path / "out.json", "wb") as out:
+        got = _copy_array(iter(_pieces(doc, cuts)), out, lines=True)
+    written = (tmp_path / "out.json").read_text()
+    assert got is not None and got[0] == len(written.encode())
+    assert written.split("\n") == [json.dumps(r, separators=(",", ":")) for r in records]
+    as_array(tmp_path / "out.json")
+    assert (tmp_path / "out.json").read_text() == array
+
+
+def test_an_array_with_its_own_line_breaks_or_spaces_is_copied_as_it_stands(tmp_path: Path) -> None:
+    from trailhound.store.inputs import _array_copy
+
+    records = [{"eventVersion": "1.08", "eventID": f"id-{i}"} for i in range(3)]
+    arrays = {"pretty.json": json.dumps(records, indent=1), "spaced.json": json.dumps(records),
+              "breaks.json": json.dumps(records, separators=(",", ":")).replace("},{", "},\n{")}
+    for name, array in arrays.items():
+        (tmp_path / name).write_text('{"Records":' + array + "}\n")
+        read, size, first_id = _array_copy(tmp_path / name, False, tmp_path / f"{name}.out")
+        assert Path(read).read_text() == array, name
+        assert (size, first_id) == (len(array), "id-0")
+    if LAYOUT["now"] == "cloudtrail":  # as CloudTrail lays it out: one record a line
+        (tmp_path / "cloudtrail.json").write_bytes(delivery_json(records))
+        read, _, _ = _array_copy(tmp_path / "cloudtrail.json", False, tmp_path / "cloudtrail.out")
+        assert Path(read).read_text().split("\n") == [json.dumps(r, separators=(",", ":")) for r in records]
+
+
+def test_a_record_nesting_the_separator_loads_whole_from_the_array(store: LocalStore, tmp_path: Path) -> None:
+    """A record holding a list of objects whose first key is eventVersion (not seen in CloudTrail)
+    is cut in two by the lines; DuckDB rejects both halves and the batch is read again as arrays:
+    every record loads, each with its own text."""
+    inner = variant(RECORDS[0], 90, requestParameters={"events": [{"a": 1}, {"eventVersion": "x", "b": 2}]})
+    records = [variant(RECORDS[1], 91), inner, variant(RECORDS[2], 92)]
+    write_delivery(tmp_path / "nested.json.gz", records)
+    write_delivery(tmp_path / "plain.json.gz", [variant(RECORDS[3], 93)])
+    summary = store.ingest([tmp_path])
+    assert (summary.added, summary.rejected) == (4, 0)
+    got = store.query("SELECT eventJson FROM $EDS_ID WHERE eventID = $ID", {"ID": inner["eventID"]}).rows
+    assert json.loads(got[0]["eventJson"]) == inner
+
+
+
+def test_the_careful_load_of_a_record_nesting_the_separator_still_names_the_rejects(
+        store: LocalStore, tmp_path: Path) -> None:
+    """A batch holding stored events is loaded the careful way, with records cut out of its
+    files before the insert: a file whose lines would break must not fail the insert after the
+    cut, or the cut records' reasons would be lost."""
+    stored = [variant(RECORDS[0], 100 + i) for i in range(2)]
+    write_delivery(tmp_path / "a.json.gz", stored)
+    store.ingest([tmp_path])
+    nested = variant(RECORDS[1], 110, requestParameters={"events": [{"a": 1}, {"eventVersion": "x"}]})
+    write_delivery(tmp_path / "b.json.gz", [variant(RECORDS[2], 111), nested])
+    no_id = {k: v for k, v in variant(RECORDS[3], 112).items() if k != "eventID"}
+    write_delivery(tmp_path / "c.json.gz", [variant(RECORDS[3], 113), no_id])
+    summary = store.ingest([tmp_path])
+    assert reasons(summary) == {("c.json.gz", 1): "missing field eventID"}
+    assert (summary.records, summary.added, summary.duplicates) == (6, 3, 2)
+    assert len(ids(store)) == 5

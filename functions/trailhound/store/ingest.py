@@ -10,12 +10,13 @@ bytes, whatever the file is called):
 Shape of the load (it decides the speed, see ``docs/store.md``). Delivery files go in batches of
 about equal size (``inputs.plan_batches``), each in one transaction:
 
-1. Python threads inflate each file (zlib-ng, GIL released) and write its bare ``Records`` array
-   to a temporary directory (``store/inputs.py``: ``_array_copy``, ``_Inflater``); the next
+1. Python threads inflate each file (zlib-ng, GIL released) and write its records to a
+   temporary directory, one a line when CloudTrail laid the file out, else its bare ``Records``
+   array (``store/inputs.py``: ``_array_copy``, ``_copy_lines``, ``_Inflater``); the next
    batch is inflated while DuckDB loads this one;
 2. the direct load, when none of the files' first eventIDs is stored (and no earlier batch of the
    run failed its check): one ``INSERT`` with no ``WHERE`` (``_insert_arrays``):
-   ``read_json_objects(format = 'array')`` hands DuckDB's threads the records (their texts as
+   ``read_json_objects`` (lines or arrays) hands DuckDB's threads the records (their texts as
    delivered: ``eventJson``), one ``json_transform`` a record, struct casts onto the Lake
    columns. Then one check of what it added (``_DIRECT_CHECK``): every row has an eventID and an
    eventTime, no eventID twice, none stored before. A batch that fails is rolled back and
@@ -24,8 +25,9 @@ about equal size (``inputs.plan_batches``), each in one transaction:
    record's ``eventID`` and ``eventTime``), gives per record its file, index, ``eventID``,
    ``eventTime`` and the reason it is rejected (NULL when it is good); counts and rejects; what
    must not load (rejected records, eventIDs already stored, later repeats of an eventID inside
-   the batch: the first by file, index is kept) is cut out of the arrays (``Ingestor._cut``),
-   files with nothing left are not read again; then the same ``INSERT`` as the direct load.
+   the batch: the first by file, index is kept) is cut out of the files, each an array again
+   (``Ingestor._cut``), files with nothing left are not read again; then the same ``INSERT``
+   as the direct load.
 
 An interrupted ingest (Ctrl-C, a crash) rolls back the batch it was in: earlier batches stay.
 JSON Lines and lookup-events files are split in Python into record texts (``_raw`` holds the
@@ -59,6 +61,8 @@ from trailhound.store.inputs import (
     _diagnose,
     _document_records,
     _Ready,
+    as_array,
+    one_a_line,
 )
 from trailhound.store.schema import COLUMN_NAMES, EVENTS_TABLE, RESOURCES, USER_IDENTITY
 
@@ -142,28 +146,31 @@ _TEXT_SOURCE = (
     "  SELECT file, idx, j::VARCHAR AS j, json_extract_string(j, ['$.eventID', '$.eventTime']) AS k FROM ("
     "    SELECT unnest(?) AS file, unnest(?) AS idx, json(unnest(?)) AS j))"
 )
-# Delivery files reach DuckDB as the bare ``Records`` array (``_array_copy``). Narrow pass: each
-# record's eventID and eventTime, from one json_transform a file. A record that is not an object
-# comes out as a struct of NULLs (a JSON null as NULL): ``Ingestor._sort_out`` tells those from
-# objects without the two fields.
+# Delivery files reach DuckDB one record a line, or as the bare ``Records`` array
+# (``_array_copy``). A file's text as the array it came from (a file one record a line starts
+# with ``{``, and its every line break took the place of a comma):
+_AS_ARRAY = "CASE WHEN starts_with(content, '[') THEN content ELSE '[' || replace(content, chr(10), ',') || ']' END"
+# Narrow pass: each record's eventID and eventTime, from one json_transform a file. A record that
+# is not an object comes out as a struct of NULLs (a JSON null as NULL): ``Ingestor._sort_out``
+# tells those from objects without the two fields.
 _KEYS_TYPE = json.dumps([{"eventID": "VARCHAR", "eventTime": "VARCHAR"}])
 _DELIVERY_KEYS = (
-    "SELECT file, idx, k.eventID AS id, k.eventTime AS t, bad, k IS NOT NULL AS obj FROM ("
+    "SELECT file, idx, k.eventID AS id, k.eventTime AS t, bad, k IS NOT NULL AS obj FROM ("  # noqa: S608 - constants
     "  SELECT filename AS file, recs IS NULL AS bad,"
     "    unnest(CASE WHEN recs IS NULL THEN [NULL] ELSE range(len(recs)) END) AS idx,"
     "    unnest(CASE WHEN recs IS NULL THEN [NULL] ELSE recs END) AS k"
-    "  FROM (SELECT filename, json_transform(content, ?) AS recs FROM read_text(?)))"
-)
+    "  FROM (SELECT filename, json_transform(<as_array>, ?) AS recs FROM read_text(?)))"
+).replace("<as_array>", _AS_ARRAY)
 _RECORD = json.dumps({**RAW_RECORD, "eventID": "VARCHAR", "eventTime": "VARCHAR"})
-# The insert: ``read_json_objects`` hands DuckDB's threads the records of the arrays (their texts
+# The insert: ``read_json_objects`` hands DuckDB's threads the records of the files (their texts
 # as written: ``eventJson``), each parsed once into the raw-record struct. What must not be
-# loaded (rejected, already stored, later copies) was cut out of the arrays before
-# (``Ingestor._cut``).
+# loaded (rejected, already stored, later copies) was cut out of the files before
+# (``Ingestor._cut``). ``<format>``: ``newline_delimited`` or ``array``.
 _RECORD_ROWS = (
     "SELECT r, j, r.eventID AS id, "  # noqa: S608 - constant SQL fragments, no values
     + _TS.format("r.eventTime") + " AS ts FROM ("
     "  SELECT json_transform(json, ?) AS r, json::VARCHAR AS j"
-    "  FROM read_json_objects(?, format = 'array', maximum_object_size = <max>))"
+    "  FROM read_json_objects(?, format = '<format>', maximum_object_size = <max>))"
 )
 # Later copies of an eventID a batch repeats (not one already stored): every (file, index) but
 # the first by the batch's file order (the parameter) and index.
@@ -344,7 +351,10 @@ class Ingestor:
             return
         except _DATA_ERRORS:
             pass
-        # Some file of the batch is bad: find it (each file read alone), keep the good ones.
+        # Some file of the batch is bad: find it (each file read alone), keep the good ones. Read
+        # as arrays from here on: a record nesting the separator would break its file's lines.
+        for item in plain:
+            as_array(Path(item.read))
         good = []
         for item in plain:
             try:
@@ -370,15 +380,23 @@ class Ingestor:
         return bool(row and row[0])
 
     def _insert_arrays(self, files: list[_Ready], keep: list[str]) -> int:
-        """INSERT every record of the arrays ``keep`` (some of ``files``); the rows added."""
+        """INSERT every record of the files ``keep`` (some of ``files``: one record a line, or
+        arrays); the rows added."""
         if not keep:
             return 0
-        largest = max(f.size for f in files)
-        records = _RECORD_ROWS.replace("<max>", str(min(MAX_OBJECT, largest + 1024)))
+        largest = str(min(MAX_OBJECT, max(f.size for f in files) + 1024))
+        lines = {k for k in keep if one_a_line(k)}
+        sources, params = [], []
+        for fmt, group in (("newline_delimited", [k for k in keep if k in lines]),
+                           ("array", [k for k in keep if k not in lines])):
+            if group:
+                sources.append(_RECORD_ROWS.replace("<max>", largest).replace("<format>", fmt))
+                params += [_RECORD, group]
+        records = " UNION ALL ".join(sources)
         # No WHERE: DuckDB would push a filter on the transformed record below the projection
         # and run json_transform twice (50% more CPU); what must not load is cut out before.
         return self._append(f"INSERT INTO {self.table} SELECT {SELECT_COLUMNS} FROM ({records})",  # noqa: S608
-                            [_RECORD, keep])
+                            params)
 
     def _direct_transaction(self, files: list[_Ready], summary: IngestSummary,
                             written: Callable[[], None]) -> bool:
@@ -543,7 +561,8 @@ class Ingestor:
 
         A file with nothing left is not read again (a whole re-ingest reads each file once); a
         file with some records cut is rewritten from its own texts, every kept record's text as
-        it was. Only the inflated copies are rewritten.
+        it was; a file one record a line is turned back into its array. Only the inflated
+        copies are rewritten.
         """
         con = self.con
         if later:
@@ -562,9 +581,12 @@ class Ingestor:
         ).fetchall():
             if bad or dropped >= n:
                 continue
+            path = Path(file)
+            # The careful load reads arrays: a line cut inside a record would fail the insert after
+            # this cut, and a second try would see the files cut (not what they held).
+            as_array(path)
             if idxs:
                 drop = set(idxs)
-                path = Path(file)
                 texts = _array_elements(path.read_text(encoding="utf-8"))
                 path.write_text("[" + ",".join(t for i, t in enumerate(texts) if i not in drop) + "]",
                                 encoding="utf-8")
@@ -577,7 +599,7 @@ class Ingestor:
         """Give records of delivery files that are not JSON objects (a string, a number, a list)
         their own reason: the narrow pass sees them as objects without eventID and eventTime."""
         for file, idxs in unsure.items():
-            row = self.con.execute("SELECT json_extract(content, ?) FROM read_text(?)",
+            row = self.con.execute(f"SELECT json_extract({_AS_ARRAY}, ?) FROM read_text(?)",  # noqa: S608
                                    [[f"$[{i}]" for i in idxs], file]).fetchone()
             texts = row[0] if row else []
             not_objects = {i for i, text in zip(idxs, texts, strict=True)

@@ -141,8 +141,8 @@ class _Ready(NamedTuple):
     """A delivery file made readable for DuckDB (``_array_copy``)."""
 
     path: Path  # the file as given
-    read: str  # its bare Records array, for DuckDB
-    size: int  # the array's bytes
+    read: str  # its records for DuckDB: the bare Records array, or one record a line
+    size: int  # the bytes of that file
     first_id: str | None  # the first record's eventID, as far as a glance at its text tells
 
 
@@ -492,6 +492,12 @@ _TAIL_BYTES = 64  # _TAIL is looked for in this many last bytes
 # CloudTrail writes ``{"Records":[...]}``: the array is the file less this head and tail.
 _HEAD = re.compile(rb'\A\s*\{\s*"Records"\s*:\s*(?=\[)')
 _TAIL = re.compile(rb'(?<=\])\s*\}\s*\Z')
+# Records one a line (``_copy_lines``): an array as CloudTrail writes it (no spaces, each record
+# starting with its eventVersion), and the separator between two of its records, with the line
+# break that takes the place of its comma.
+_FIRST_RECORD = b'[{"eventVersion":"'
+_SEP = b'},{"eventVersion":"'
+_LINE_SEP = b'}\n{"eventVersion":"'
 # The first eventID in a file's text: its first record's, unless that record nests another key of
 # the name before its own (then only the guess of ``Ingestor._stored_any`` is off, not the load).
 _FIRST_ID = re.compile(rb'"eventID"\s*:\s*"([^"\\]{1,256})"')
@@ -513,8 +519,9 @@ def _array_elements(text: str) -> list[str]:
 
 
 def _array_copy(path: Path, gz: bool, dest: Path) -> tuple[str, int, str | None]:
-    """Write a delivery file's ``Records`` array, as its bytes stand in the file, to ``dest``;
-    the path, its size and (a guess, see ``_FIRST_ID``) the first record's eventID.
+    """Write a delivery file's records to ``dest``, one a line where CloudTrail's layout allows
+    (``_copy_lines``), else its ``Records`` array as its bytes stand in the file; the path, its
+    size and (a guess, see ``_FIRST_ID``) the first record's eventID.
 
     Inflates gzip (every member; zlib-ng releases the GIL) in pieces and drops a byte-order mark.
     A file laid out otherwise (other keys, or ``Records`` not first) is parsed and its array
@@ -528,7 +535,11 @@ def _array_copy(path: Path, gz: bool, dest: Path) -> tuple[str, int, str | None]
         raise FileError(f"unreadable ({exc.strerror or exc})") from exc
     # Over the file of a batch before, if there is one: its pages are used again.
     with open(dest, "r+b" if dest.exists() else "wb") as out:
-        copied = _copy_array(_inflated(raw) if gz else iter((raw,)), out)
+        try:
+            copied = _copy_array(_inflated(raw) if gz else iter((raw,)), out, lines=True)
+        except _NotLines:  # a line break in the array: copied as it stands
+            out.seek(0)
+            copied = _copy_array(_inflated(raw) if gz else iter((raw,)), out)
         if copied is not None:
             return str(dest), *copied
         data = b"".join(_inflated(raw)) if gz else raw
@@ -549,10 +560,11 @@ def _array_copy(path: Path, gz: bool, dest: Path) -> tuple[str, int, str | None]
     return str(dest), len(body), first_id if isinstance(first_id, str) else None
 
 
-def _copy_array(pieces: Iterator[bytes], out: Any) -> tuple[int, str | None] | None:
+def _copy_array(pieces: Iterator[bytes], out: Any, *, lines: bool = False) -> tuple[int, str | None] | None:
     """Write the bytes between ``_HEAD`` and ``_TAIL`` of a document arriving in ``pieces`` to
     ``out``: its size and first eventID (``_FIRST_ID``); None when the document does not start
-    and end like ``{"Records": [...]}``.
+    and end like ``{"Records": [...]}``. With ``lines``, an array as CloudTrail writes it is
+    written one record a line instead (``_copy_lines``).
 
     Each piece is written as it comes and the document's last bytes (``}`` and any space) are cut
     off the file at the end: no piece is copied in memory on the way.
@@ -568,7 +580,11 @@ def _copy_array(pieces: Iterator[bytes], out: Any) -> tuple[int, str | None] | N
     if not start:
         return None
     found = _FIRST_ID.search(head, start.end(), start.end() + 16384)
+    first_id = found.group(1).decode("utf-8", "replace") if found else None
     body = memoryview(head)[start.end():]
+    if lines and body[:len(_FIRST_RECORD)] == _FIRST_RECORD:
+        written = _copy_lines(bytes(body[1:]), pieces, out)
+        return None if written is None else (written, first_id)
     out.write(body)
     size = len(body)
     last = bytes(body[-_TAIL_BYTES:])  # the document's last bytes so far
@@ -581,7 +597,73 @@ def _copy_array(pieces: Iterator[bytes], out: Any) -> tuple[int, str | None] | N
         return None
     size -= len(last) - end.start()
     out.truncate(size)
-    return size, found.group(1).decode("utf-8", "replace") if found else None
+    return size, first_id
+
+
+class _NotLines(Exception):
+    """The array holds a line break of its own: it cannot be written one record a line."""
+
+
+def _copy_lines(first: bytes, pieces: Iterator[bytes], out: Any) -> int | None:
+    """Write a records array (``first``, its bytes after the ``[``, then ``pieces``) one record a
+    line, without its brackets: the comma of every ``},{"eventVersion":`` becomes a line break,
+    one byte for one, so nothing moves. The file's size; None when the document does not end
+    like ``...]}``; _NotLines when a line break stands anywhere before the array's end.
+
+    DuckDB finds the records of such a file with a search for line breaks instead of scanning
+    every byte of an array. CloudTrail writes no line breaks and each record's ``eventVersion``
+    first, and inside a JSON string a quote is escaped, so the separator is found only between
+    records, unless a record nests an object whose first key is ``eventVersion`` after another
+    (never seen in CloudTrail): then neither half of the record is a JSON document, DuckDB fails
+    on the file, and the batch is read again from the array (``as_array``), never loaded wrong.
+    """
+    keep = len(_SEP) - 1  # a separator may straddle two pieces by this much at most
+    written = 0
+    own_break = -1  # where the first line break of the document itself is
+    tail = b""  # the last bytes written
+    chunk: bytes | None = first
+    while chunk is not None:
+        if own_break < 0 and (k := chunk.find(b"\n")) >= 0:
+            own_break = written + k
+        fixed: bytes | bytearray = chunk.replace(_SEP, _LINE_SEP)
+        joint = tail[-keep:] + fixed[:keep]
+        if _SEP in joint:  # a separator across the last piece and this one
+            fixed = bytearray(fixed)
+            base = written - len(tail[-keep:])
+            j = joint.find(_SEP)
+            while j >= 0:
+                comma = base + j + 1
+                if comma >= written:
+                    fixed[comma - written] = 0x0A
+                else:  # already written: the last byte of the piece before
+                    out.flush()
+                    os.pwrite(out.fileno(), b"\n", comma)
+                j = joint.find(_SEP, j + 1)
+        out.write(fixed)
+        written += len(fixed)
+        tail = bytes(fixed[-_TAIL_BYTES:]) if len(fixed) >= _TAIL_BYTES else (tail + fixed)[-_TAIL_BYTES:]
+        chunk = next(pieces, None)
+    end = _TAIL.search(tail)
+    if not end:
+        return None
+    stop = written - len(tail) + end.start() - 1  # where the array's closing bracket is
+    if 0 <= own_break < stop:
+        raise _NotLines
+    out.truncate(stop)
+    return stop
+
+
+def one_a_line(read: str) -> bool:
+    """Whether a file ``_array_copy`` wrote holds one record a line (an array starts with ``[``)."""
+    with open(read, "rb") as fh:
+        return fh.read(1) == b"{"
+
+
+def as_array(path: Path) -> None:
+    """Turn a file ``_copy_lines`` wrote back into the array it came from, byte for byte (its
+    every line break is one that took the place of a comma); an array is left as it is."""
+    if one_a_line(str(path)):
+        path.write_bytes(b"[" + path.read_bytes().replace(b"\n", b",") + b"]")
 
 
 def _inflated(raw: bytes) -> Iterator[bytes]:
