@@ -503,7 +503,7 @@ def test_an_interrupt_inside_the_database_work_rolls_back_too(tmp_path: Path,
     write_delivery(tmp_path / "2.json", [variant(RECORDS[1], 2), variant(RECORDS[2], 3)])
     s = LocalStore(":memory:")
     ingestor = Ingestor(s.con, batch_bytes=1)
-    real = Ingestor._insert_arrays
+    real = Ingestor._insert_files
     seen: list[int] = []
 
     def insert_then_fail(self: Ingestor, *args: Any) -> Any:
@@ -513,7 +513,7 @@ def test_an_interrupt_inside_the_database_work_rolls_back_too(tmp_path: Path,
             raise KeyboardInterrupt
         return result
 
-    monkeypatch.setattr(Ingestor, "_insert_arrays", insert_then_fail)
+    monkeypatch.setattr(Ingestor, "_insert_files", insert_then_fail)
     with pytest.raises(KeyboardInterrupt):
         ingestor.ingest([tmp_path])
     assert seen == [1, 2]  # the second batch had inserted its rows ...

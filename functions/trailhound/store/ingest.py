@@ -15,10 +15,10 @@ about equal size (``inputs.plan_batches``), each in one transaction:
    array (``store/inputs.py``: ``_array_copy``, ``_copy_lines``, ``_Inflater``); the next
    batch is inflated while DuckDB loads this one;
 2. the direct load, when none of the files' first eventIDs is stored (and no earlier batch of the
-   run failed its check): one ``INSERT`` with no ``WHERE`` (``_insert_arrays``):
-   ``read_json_objects`` (lines or arrays) hands DuckDB's threads the records (their texts as
-   delivered: ``eventJson``), one ``json_transform`` a record, struct casts onto the Lake
-   columns. Then one check of what it added (``_DIRECT_CHECK``): every row has an eventID and an
+   run failed its check): one ``INSERT`` with no ``WHERE`` (``_insert_files``): DuckDB's
+   threads get the records (their texts as delivered: ``eventJson``) from files one a line
+   split at their line breaks (``read_text``, one branch a thread), or from arrays by
+   ``read_json_objects``; one ``json_transform`` a record, struct casts onto the Lake columns. Then one check of what it added (``_DIRECT_CHECK``): every row has an eventID and an
    eventTime, no eventID twice, none stored before. A batch that fails is rolled back and
    loaded the careful way;
 3. the careful load: ``_raw``, one narrow pass (``read_text`` + a ``json_transform`` to each
@@ -161,6 +161,8 @@ _DELIVERY_KEYS = (
     "    unnest(CASE WHEN recs IS NULL THEN [NULL] ELSE recs END) AS k"
     "  FROM (SELECT filename, json_transform(<as_array>, ?) AS recs FROM read_text(?)))"
 ).replace("<as_array>", _AS_ARRAY)
+# Some records of a file, by index (``Ingestor._name_non_objects``).
+_NTH_RECORDS = "SELECT json_extract(<as_array>, ?) FROM read_text(?)".replace("<as_array>", _AS_ARRAY)
 _RECORD = json.dumps({**RAW_RECORD, "eventID": "VARCHAR", "eventTime": "VARCHAR"})
 # The insert: ``read_json_objects`` hands DuckDB's threads the records of the files (their texts
 # as written: ``eventJson``), each parsed once into the raw-record struct. What must not be
@@ -389,7 +391,7 @@ class Ingestor:
                                "(SELECT unnest(?::VARCHAR[]))", [event_ids]).fetchone() if event_ids else None
         return bool(row and row[0])
 
-    def _insert_arrays(self, files: list[_Ready], keep: list[str]) -> int:
+    def _insert_files(self, files: list[_Ready], keep: list[str]) -> int:
         """INSERT every record of the files ``keep`` (some of ``files``: one record a line, or
         arrays); the rows added."""
         if not keep:
@@ -424,7 +426,7 @@ class Ingestor:
             with self._batch_transaction(sum(f.size for f in files)):
                 row = self.con.execute(f"SELECT coalesce(max(rowid) + 1, 0) FROM {table}").fetchone()  # noqa: S608
                 first = int(row[0]) if row else 0
-                added = self._insert_arrays(files, [f.read for f in files])
+                added = self._insert_files(files, [f.read for f in files])
                 row = self.con.execute(_DIRECT_CHECK.replace("<table>", table), {"first": first}).fetchone()
                 if not (row and row[0]):
                     raise _Unclean
@@ -441,7 +443,7 @@ class Ingestor:
 
         def load(valid: int, distinct: int) -> int:
             keep, expected = self._cut(reads, later=distinct < valid)
-            added = self._insert_arrays(files, keep)
+            added = self._insert_files(files, keep)
             if added != expected:  # the narrow pass and the insert disagree on what is good: a bug
                 raise StoreError(f"ingest failed: expected to add {expected} records, added {added}")
             return added
@@ -613,8 +615,7 @@ class Ingestor:
         """Give records of delivery files that are not JSON objects (a string, a number, a list)
         their own reason: the narrow pass sees them as objects without eventID and eventTime."""
         for file, idxs in unsure.items():
-            row = self.con.execute(f"SELECT json_extract({_AS_ARRAY}, ?) FROM read_text(?)",  # noqa: S608
-                                   [[f"$[{i}]" for i in idxs], file]).fetchone()
+            row = self.con.execute(_NTH_RECORDS, [[f"$[{i}]" for i in idxs], file]).fetchone()
             texts = row[0] if row else []
             not_objects = {i for i, text in zip(idxs, texts, strict=True)
                            if not str(text).lstrip().startswith("{")}
