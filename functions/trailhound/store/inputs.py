@@ -610,8 +610,8 @@ def _copy_lines(first: bytes, pieces: Iterator[bytes], out: Any) -> int | None:
     one byte for one, so nothing moves. The file's size; None when the document does not end
     like ``...]}``; _NotLines when a line break stands anywhere before the array's end.
 
-    DuckDB finds the records of such a file with a search for line breaks instead of scanning
-    every byte of an array. CloudTrail writes no line breaks and each record's ``eventVersion``
+    The insert splits such a file at its line breaks, where DuckDB's JSON reader scans every byte
+    of an array and parses each record before ``json_transform`` parses it again. CloudTrail writes no line breaks and each record's ``eventVersion``
     first, and inside a JSON string a quote is escaped, so the separator is found only between
     records, unless a record nests an object whose first key is ``eventVersion`` after another
     (never seen in CloudTrail): then neither half of the record is a JSON document, DuckDB fails
