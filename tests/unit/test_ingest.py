@@ -831,3 +831,20 @@ def test_the_careful_load_of_a_record_nesting_the_separator_still_names_the_reje
     assert reasons(summary) == {("c.json.gz", 1): "missing field eventID"}
     assert (summary.records, summary.added, summary.duplicates) == (6, 3, 2)
     assert len(ids(store)) == 5
+
+
+def test_after_a_careful_batch_the_run_inflates_arrays(tmp_path: Path) -> None:
+    """Lines serve the direct load only: once a batch of the run goes the careful way (here, a
+    re-ingest), the batches inflated after that are written as arrays, which it reads."""
+    from trailhound.store.inputs import Prefetch
+
+    for i in range(6):
+        write_delivery(tmp_path / "logs" / f"{i}.json.gz", [variant(RECORDS[i % len(RECORDS)], 400 + i)])
+    with LocalStore(tmp_path / "s.duckdb") as s:
+        with Prefetch([tmp_path / "logs"], batch_bytes=1) as first:  # one file a batch
+            assert Ingestor(s.con, batch_bytes=1).ingest(first).added == 6
+        assert first.lines
+        with Prefetch([tmp_path / "logs"], batch_bytes=1) as again:
+            summary = Ingestor(s.con, batch_bytes=1).ingest(again)
+        assert (summary.added, summary.duplicates) == (0, 6)
+        assert not again.lines

@@ -312,7 +312,11 @@ class Ingestor:
             for batch, current in inputs.batches():
                 upto = done + len(batch)
                 with current:
-                    self._delivery_batch(current.result(summary.rejects), summary, partial(report, upto, total))
+                    if not self._delivery_batch(current.result(summary.rejects), summary,
+                                                partial(report, upto, total)):
+                        # Stored events or bad records: the careful way reads arrays, and this
+                        # run likely goes on so (a re-ingest). Batches from the one after next.
+                        inputs.lines = False
                 done = upto
         documents = inputs.documents
         pending: list[tuple[str, int, str]] = []
@@ -350,17 +354,18 @@ class Ingestor:
             pass
 
     # -- one transaction per batch -------------------------------------------------------------
-    def _delivery_batch(self, plain: list[_Ready], summary: IngestSummary, written: Callable[[], None]) -> None:
+    def _delivery_batch(self, plain: list[_Ready], summary: IngestSummary, written: Callable[[], None]) -> bool:
+        """Load a batch of delivery files; whether it went the direct way (or had nothing to load)."""
         if not plain:
             written()
-            return
+            return True
         try:
             if self._direct and not self._stored_any([f.first_id for f in plain if f.first_id]):
                 if self._direct_transaction(plain, summary, written):
-                    return
+                    return True
                 self._direct = False  # this run repeats events or holds bad records: read the rest with care
             self._delivery_transaction(plain, summary, written)
-            return
+            return False
         except _DATA_ERRORS:
             pass
         # Some file of the batch is bad: find it (each file read alone), keep the good ones. Read
@@ -379,11 +384,12 @@ class Ingestor:
                 raise KeyboardInterrupt from None
         if not good:
             written()
-            return
+            return False
         try:
             self._delivery_transaction(good, summary, written)
         except _DATA_ERRORS as exc:
             raise StoreError(f"{good[0].path} (batch of {len(good)} files): {str(exc).splitlines()[0]}") from exc
+        return False
 
     def _stored_any(self, event_ids: list[str]) -> bool:
         """Whether any of these eventIDs is stored (a cheap guess at whether a batch repeats)."""

@@ -375,6 +375,9 @@ class Prefetch:
             else:
                 self.documents.append(f)
         self._plan = plan_batches(self.delivery, batch_bytes)
+        # CloudTrail's records one a line (``_copy_lines``), for the direct load; the ingest turns
+        # this off once a batch of the run went the careful way, which reads arrays.
+        self.lines = True
         self._inflater = _Inflater(threads or min(MAX_THREADS, os.cpu_count() or 1))
         try:
             self._first = self._start(0) if self._plan else None
@@ -385,7 +388,7 @@ class Prefetch:
     def _start(self, i: int) -> _Inflating:
         """Start inflating batch ``i``: over the files of batch i - 2 (``_Inflater``), and the last
         to use its directory when no batch i + 2 follows."""
-        return self._inflater.start(self._plan[i], last=i + 2 >= len(self._plan))
+        return self._inflater.start(self._plan[i], last=i + 2 >= len(self._plan), lines=self.lines)
 
     def batches(self) -> Iterator[tuple[list[tuple[Path, bool, int]], _Inflating]]:
         """Each batch with its inflation; the next batch starts as this one is handed out."""
@@ -410,12 +413,12 @@ class _Inflating:
     inflater's two directories, until it is closed."""
 
     def __init__(self, pool: ThreadPoolExecutor, cleaner: ThreadPoolExecutor, slot: Path,
-                 files: list[tuple[Path, bool, int]], last: bool):
+                 files: list[tuple[Path, bool, int]], last: bool, lines: bool):
         self._cleaner = cleaner
         self._slot = slot
         self._last = last
         self._files = files
-        self._futures = [pool.submit(_array_copy, path, gz, slot / f"{n:06d}.json")
+        self._futures = [pool.submit(_array_copy, path, gz, slot / f"{n:06d}.json", lines)
                          for n, (path, gz, _) in enumerate(files)]
 
     def result(self, rejects: list[Reject]) -> list[_Ready]:
@@ -464,11 +467,12 @@ class _Inflater:
         self._cleaner = ThreadPoolExecutor(1, thread_name_prefix="trailhound-cleanup")
         self._open: list[_Inflating] = []
 
-    def start(self, files: list[tuple[Path, bool, int]], *, last: bool = True) -> _Inflating:
-        """Start on a batch (``last``: no batch after the next one, so its files can go)."""
+    def start(self, files: list[tuple[Path, bool, int]], *, last: bool = True, lines: bool = True) -> _Inflating:
+        """Start on a batch (``last``: no batch after the next one, so its files can go; ``lines``:
+        CloudTrail's records one a line)."""
         slot = Path(self._tmp.name) / "ab"[len(self._open) % 2]
         slot.mkdir(exist_ok=True)
-        job = _Inflating(self._pool, self._cleaner, slot, files, last)
+        job = _Inflating(self._pool, self._cleaner, slot, files, last, lines)
         self._open.append(job)
         return job
 
@@ -518,9 +522,9 @@ def _array_elements(text: str) -> list[str]:
         i = end
 
 
-def _array_copy(path: Path, gz: bool, dest: Path) -> tuple[str, int, str | None]:
-    """Write a delivery file's records to ``dest``, one a line where CloudTrail's layout allows
-    (``_copy_lines``), else its ``Records`` array as its bytes stand in the file; the path, its
+def _array_copy(path: Path, gz: bool, dest: Path, lines: bool = True) -> tuple[str, int, str | None]:
+    """Write a delivery file's records to ``dest``, with ``lines`` one a line where CloudTrail's
+    layout allows (``_copy_lines``), else its ``Records`` array as its bytes stand in the file; the path, its
     size and (a guess, see ``_FIRST_ID``) the first record's eventID.
 
     Inflates gzip (every member; zlib-ng releases the GIL) in pieces and drops a byte-order mark.
@@ -536,7 +540,7 @@ def _array_copy(path: Path, gz: bool, dest: Path) -> tuple[str, int, str | None]
     # Over the file of a batch before, if there is one: its pages are used again.
     with open(dest, "r+b" if dest.exists() else "wb") as out:
         try:
-            copied = _copy_array(_inflated(raw) if gz else iter((raw,)), out, lines=True)
+            copied = _copy_array(_inflated(raw) if gz else iter((raw,)), out, lines=lines)
         except _NotLines:  # a line break in the array: copied as it stands
             out.seek(0)
             copied = _copy_array(_inflated(raw) if gz else iter((raw,)), out)
