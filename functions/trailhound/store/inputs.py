@@ -595,13 +595,18 @@ def _copy_array(pieces: Iterator[bytes], out: Any, *, lines: bool = False) -> tu
     for piece in pieces:
         out.write(piece)
         size += len(piece)
-        last = piece[-_TAIL_BYTES:] if len(piece) >= _TAIL_BYTES else (last + piece)[-_TAIL_BYTES:]
+        last = _last_bytes(last, piece)
     end = _TAIL.search(last)
     if not end:
         return None
     size -= len(last) - end.start()
     out.truncate(size)
     return size, first_id
+
+
+def _last_bytes(last: bytes, piece: bytes | bytearray) -> bytes:
+    """The last ``_TAIL_BYTES`` of a document so far (``last``) once ``piece`` is added to it."""
+    return bytes(piece[-_TAIL_BYTES:] if len(piece) >= _TAIL_BYTES else (last + piece)[-_TAIL_BYTES:])
 
 
 class _NotLines(Exception):
@@ -645,7 +650,7 @@ def _copy_lines(first: bytes, pieces: Iterator[bytes], out: Any) -> int | None:
                 j = joint.find(_SEP, j + 1)
         out.write(fixed)
         written += len(fixed)
-        tail = bytes(fixed[-_TAIL_BYTES:]) if len(fixed) >= _TAIL_BYTES else (tail + fixed)[-_TAIL_BYTES:]
+        tail = _last_bytes(tail, fixed)
         chunk = next(pieces, None)
     end = _TAIL.search(tail)
     if not end:
