@@ -583,6 +583,37 @@ def test_large_files_reach_duckdb_as_their_records_array_byte_for_byte(tmp_path:
         assert size == len(array.encode()) and first_id == json.loads(texts[0])["eventID"]
 
 
+@pytest.mark.parametrize("inflater", ["zlib-ng", "zlib"])
+def test_gzip_is_inflated_whole_or_named_broken_by_either_zlib(
+        monkeypatch: pytest.MonkeyPatch, inflater: str) -> None:
+    """zlib-ng's ``_ZlibDecompressor`` inflates; a zlib without it (Python 3.11's, when zlib-ng
+    is missing) goes through ``_ZlibShim``. Both give every byte of every member, in pieces of
+    at most ``_PIECE``, and name a stream cut short, broken, or followed by other data."""
+    from trailhound.store import inputs
+    from trailhound.store.inputs import _PIECE, FileError, _inflated
+
+    if inflater == "zlib":
+        monkeypatch.setattr(inputs, "_gzip_member", inputs._ZlibShim)
+    # A document that inflates to several pieces from few compressed bytes, and one that does not.
+    doc = json.dumps({"Records": [variant(RECORDS[i % len(RECORDS)], i) for i in range(300)]}).encode()
+    runs = b"x" * (_PIECE * 3 + 17)
+    for data in (doc, runs, doc[:10]):
+        whole = gzip.compress(data)
+        pieces = list(_inflated(whole))
+        assert b"".join(pieces) == data and all(0 < len(p) <= _PIECE for p in pieces)
+        two = gzip.compress(data[:7]) + gzip.compress(data[7:]) + b"\0" * 5  # two members, zero padding
+        assert b"".join(_inflated(two)) == data
+        for cut in (len(whole) // 3, len(whole) - 4, len(whole) - 1):
+            with pytest.raises(FileError, match=r"^unreadable or truncated compressed file"):
+                b"".join(_inflated(whole[:cut]))
+    with pytest.raises(FileError, match=r"data after the end of the gzip stream"):
+        b"".join(_inflated(gzip.compress(doc) + b"not gzip"))
+    broken = bytearray(gzip.compress(doc))
+    broken[20:40] = b"\xff" * 20
+    with pytest.raises(FileError, match=r"^unreadable or truncated compressed file \("):
+        b"".join(_inflated(bytes(broken)))
+
+
 def test_a_broken_gzip_stream_is_named_and_the_rest_kept(store: LocalStore, tmp_path: Path) -> None:
     write_delivery(tmp_path / "good.json.gz", [variant(RECORDS[0], 80)])
     big = gzip.compress(json.dumps({"Records": [variant(RECORDS[0], 100 + i) for i in range(50)]}).encode())
