@@ -11,6 +11,7 @@ import copy
 import datetime as dt
 import gzip
 import json
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -649,6 +650,31 @@ def test_inflated_copies_take_turns_in_two_directories_removed_at_the_end(
     assert len({f for files in seen for f in files}) == 2  # five batches, two files written over
     assert list(tmp.iterdir()) == []
     s.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own nice value is Linux's")
+def test_the_inflating_threads_give_way_to_duckdbs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next batch is inflated while DuckDB loads this one: its threads run ``NICE`` lower."""
+    import os
+    import threading
+
+    from trailhound.store import inputs
+
+    seen: list[int] = []
+    copy = inputs._array_copy
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return copy(*args, **kwargs)
+
+    monkeypatch.setattr(inputs, "_array_copy", watched)
+    for i in range(3):
+        write_delivery(tmp_path / f"{i}.json.gz", [variant(RECORDS[i], 140 + i)])
+    s = LocalStore(":memory:")
+    assert s.ingest([tmp_path]).added == 3
+    s.close()
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert seen == [min(19, mine + inputs.NICE)] * 3
 
 
 def test_an_unwritable_temporary_directory_is_one_clear_error(tmp_path: Path,

@@ -14,7 +14,9 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -482,6 +484,28 @@ class _Inflating:
         self.close()
 
 
+NICE = 10  # how far the inflating threads give way to DuckDB's: nice values above the process's
+
+
+def _yield_cpu() -> None:
+    """Lower the calling thread's priority by ``NICE`` (Linux, where a thread has its own nice
+    value; elsewhere nothing).
+
+    The next batch is inflated while DuckDB loads this one. At equal priority the inflating
+    threads took CPU from one DuckDB thread more than the other, so one of the insert's two
+    branches ended later and a core sat idle; and the end of each insert, when one branch is
+    done, is when the inflating can take a core that would be idle. At nice 10 the DuckDB
+    threads come first, and the inflating fills the gaps: idle core-seconds of the 1M benchmark
+    2.4-3.2 -> 1.3-2.6, in six pairs side by side.
+    """
+    if sys.platform == "linux":
+        try:
+            me = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + NICE))
+        except OSError:  # not allowed here: the thread keeps the process's priority
+            pass
+
+
 class _Inflater:
     """A thread pool making batches readable in a temporary directory (``$TMPDIR``), removed
     when it exits.
@@ -498,8 +522,8 @@ class _Inflater:
         except OSError as exc:
             raise StoreError(f"cannot create a temporary directory in {tempfile.gettempdir()} "
                              f"({exc.strerror or exc}); set TMPDIR to a writable directory") from exc
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="trailhound-inflate")
-        self._cleaner = ThreadPoolExecutor(1, thread_name_prefix="trailhound-cleanup")
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="trailhound-inflate", initializer=_yield_cpu)
+        self._cleaner = ThreadPoolExecutor(1, thread_name_prefix="trailhound-cleanup", initializer=_yield_cpu)
         self._open: list[_Inflating] = []
 
     def start(self, files: list[tuple[Path, bool, int]], *, last: bool = True, lines: bool = True) -> _Inflating:
