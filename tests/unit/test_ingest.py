@@ -890,18 +890,30 @@ def test_the_careful_load_of_a_record_nesting_the_separator_still_names_the_reje
     assert len(ids(store)) == 5
 
 
-def test_after_a_careful_batch_the_run_inflates_arrays(tmp_path: Path) -> None:
+def test_after_a_careful_batch_the_run_inflates_arrays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Lines serve the direct load only: once a batch of the run goes the careful way (here, a
-    re-ingest), the batches inflated after that are written as arrays, which it reads."""
+    re-ingest), every batch inflated after that is written as arrays, which it reads. The next
+    batch starts inflating once this one's way is known, so only the first (inflated before the
+    store is looked at) was written as lines for nothing."""
+    from trailhound.store import inputs
     from trailhound.store.inputs import Prefetch
 
+    started: list[bool] = []
+    start = inputs._Inflater.start
+
+    def watched(self: Any, files: Any, *, last: bool = True, lines: bool = True) -> Any:
+        started.append(lines)
+        return start(self, files, last=last, lines=lines)
+
+    monkeypatch.setattr(inputs._Inflater, "start", watched)
     for i in range(6):
         write_delivery(tmp_path / "logs" / f"{i}.json.gz", [variant(RECORDS[i % len(RECORDS)], 400 + i)])
     with LocalStore(tmp_path / "s.duckdb") as s:
         with Prefetch([tmp_path / "logs"], batch_bytes=1) as first:  # one file a batch
             assert Ingestor(s.con, batch_bytes=1).ingest(first).added == 6
-        assert first.lines
+        assert started == [True] * 6
+        started.clear()
         with Prefetch([tmp_path / "logs"], batch_bytes=1) as again:
             summary = Ingestor(s.con, batch_bytes=1).ingest(again)
         assert (summary.added, summary.duplicates) == (0, 6)
-        assert not again.lines
+        assert started == [True] + [False] * 5

@@ -309,14 +309,19 @@ class Ingestor:
         report(done, total)
         with _Flusher(self._store_file() if large else None):
             # The next batch is inflated while DuckDB loads this one (zlib releases the GIL).
+            def ahead(direct: bool) -> None:
+                """How this batch loads is known: start on the next. The careful way reads
+                arrays, and a run with stored events or bad records likely goes on so (a
+                re-ingest): lines no more from the next batch not yet started."""
+                if not direct:
+                    inputs.lines = False
+                inputs.ahead()
+
             for batch, current in inputs.batches():
                 upto = done + len(batch)
                 with current:
-                    if not self._delivery_batch(current.result(summary.rejects), summary,
-                                                partial(report, upto, total)):
-                        # Stored events or bad records: the careful way reads arrays, and this
-                        # run likely goes on so (a re-ingest). Batches from the one after next.
-                        inputs.lines = False
+                    self._delivery_batch(current.result(summary.rejects), summary, partial(report, upto, total),
+                                         ahead)
                 done = upto
         documents = inputs.documents
         pending: list[tuple[str, int, str]] = []
@@ -354,20 +359,25 @@ class Ingestor:
             pass
 
     # -- one transaction per batch -------------------------------------------------------------
-    def _delivery_batch(self, plain: list[_Ready], summary: IngestSummary, written: Callable[[], None]) -> bool:
-        """Load a batch of delivery files; whether it went the direct way (or had nothing to load)."""
+    def _delivery_batch(self, plain: list[_Ready], summary: IngestSummary, written: Callable[[], None],
+                        ahead: Callable[[bool], None]) -> None:
+        """Load a batch of delivery files. ``ahead(direct)`` is called as soon as it is known
+        whether the batch goes the direct way, and again if that turns out wrong."""
         if not plain:
             written()
-            return True
+            return
         try:
-            if self._direct and not self._stored_any([f.first_id for f in plain if f.first_id]):
+            direct = self._direct and not self._stored_any([f.first_id for f in plain if f.first_id])
+            ahead(direct)
+            if direct:
                 if self._direct_transaction(plain, summary, written):
-                    return True
+                    return
                 self._direct = False  # this run repeats events or holds bad records: read the rest with care
+                ahead(False)
             self._delivery_transaction(plain, summary, written)
-            return False
+            return
         except _DATA_ERRORS:
-            pass
+            ahead(False)
         # Some file of the batch is bad: find it (each file read alone), keep the good ones. Read
         # as arrays from here on: a record nesting the separator would break its file's lines.
         for item in plain:
@@ -384,12 +394,11 @@ class Ingestor:
                 raise KeyboardInterrupt from None
         if not good:
             written()
-            return False
+            return
         try:
             self._delivery_transaction(good, summary, written)
         except _DATA_ERRORS as exc:
             raise StoreError(f"{good[0].path} (batch of {len(good)} files): {str(exc).splitlines()[0]}") from exc
-        return False
 
     def _stored_any(self, event_ids: list[str]) -> bool:
         """Whether any of these eventIDs is stored (a cheap guess at whether a batch repeats)."""

@@ -415,6 +415,8 @@ class Prefetch:
         # CloudTrail's records one a line (``_copy_lines``), for the direct load; the ingest turns
         # this off once a batch of the run went the careful way, which reads arrays.
         self.lines = True
+        self._handed = 0  # the batch handed out (``batches``)
+        self._ahead: _Inflating | None = None  # the one after it, once started
         self._inflater = _Inflater(threads or min(MAX_THREADS, os.cpu_count() or 1))
         try:
             self._first = self._start(0) if self._plan else None
@@ -428,12 +430,21 @@ class Prefetch:
         return self._inflater.start(self._plan[i], last=i + 2 >= len(self._plan), lines=self.lines)
 
     def batches(self) -> Iterator[tuple[list[tuple[Path, bool, int]], _Inflating]]:
-        """Each batch with its inflation; the next batch starts as this one is handed out."""
-        ahead = self._first
+        """Each batch with its inflation. The batch after it starts inflating when the loader
+        calls ``ahead`` (once it knows how that batch should be written: ``lines``), or when the
+        loader is done with this one, at the latest."""
+        current = self._first
         for i, batch in enumerate(self._plan):
-            current, ahead = ahead, self._start(i + 1) if i + 1 < len(self._plan) else None
+            self._handed, self._ahead = i, None
             assert current is not None
             yield batch, current
+            self.ahead()
+            current = self._ahead
+
+    def ahead(self) -> None:
+        """Start inflating the batch after the one handed out, unless it has started."""
+        if self._ahead is None and self._handed + 1 < len(self._plan):
+            self._ahead = self._start(self._handed + 1)
 
     def close(self) -> None:
         self._inflater.__exit__(None, None, None)
