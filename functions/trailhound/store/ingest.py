@@ -308,7 +308,6 @@ class Ingestor:
         report: Callable[[int, int], None] = progress or _no_progress
         report(done, total)
         with _Flusher(self._store_file() if large else None):
-            # The next batch is inflated while DuckDB loads this one (zlib releases the GIL).
             def ahead(direct: bool) -> None:
                 """How this batch loads is known: start on the next. The careful way reads
                 arrays, and a run with stored events or bad records likely goes on so (a
@@ -317,6 +316,7 @@ class Ingestor:
                     inputs.lines = False
                 inputs.ahead()
 
+            # The next batch is inflated while DuckDB loads this one (zlib releases the GIL).
             for batch, current in inputs.batches():
                 upto = done + len(batch)
                 with current:

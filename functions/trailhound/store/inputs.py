@@ -65,8 +65,9 @@ class _ZlibShim:
 
 def _gzip_member() -> Any:
     """An inflater of one gzip member. ``_ZlibDecompressor`` keeps the input it has not used
-    yet, where ``decompressobj`` hands it back (``unconsumed_tail``): a copy of what is left for
-    each piece, and ~25% more CPU to inflate the benchmark's files."""
+    yet, where ``decompressobj`` hands it back (``unconsumed_tail``), a copy of what is left for
+    each piece: inflating 400 of the benchmark's files (nothing written) took 0.92 s of CPU that
+    way, 0.52 s this way, handed 16 KB at a time (``_inflated``)."""
     make = getattr(_zlib, "_ZlibDecompressor", None)
     return make(wbits=31) if make else _ZlibShim()
 
