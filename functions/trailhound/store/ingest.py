@@ -61,6 +61,7 @@ from trailhound.store.inputs import (
     _diagnose,
     _document_records,
     _Ready,
+    array_of,
     as_array,
     one_a_line,
 )
@@ -411,9 +412,10 @@ class Ingestor:
         arrays); the rows added."""
         if not keep:
             return 0
-        in_lines = {k for k in keep if one_a_line(k)}
-        lines = [k for k in keep if k in in_lines]
-        arrays = [k for k in keep if k not in in_lines]
+        lines: list[str] = []
+        arrays: list[str] = []
+        for read in keep:
+            (lines if one_a_line(read) else arrays).append(read)
         sources: list[str] = []
         params: list[Any] = []
         for k in range(min(self.parallel, len(lines))):
@@ -615,12 +617,13 @@ class Ingestor:
             path = Path(file)
             # The careful load reads arrays: a line cut inside a record would fail the insert after
             # this cut, and a second try would see the files cut (not what they held).
-            as_array(path)
             if idxs:
                 drop = set(idxs)
-                texts = _array_elements(path.read_text(encoding="utf-8"))
+                texts = _array_elements(array_of(path.read_bytes()).decode("utf-8"))
                 path.write_text("[" + ",".join(t for i, t in enumerate(texts) if i not in drop) + "]",
                                 encoding="utf-8")
+            else:
+                as_array(path)
             keep.append(file)
             expected += n - dropped
         return keep, expected

@@ -208,7 +208,7 @@ def probe(path: Path) -> tuple[Kind, bool, int]:
         raise FileError(f"unreadable or truncated compressed file ({exc})") from exc
     except OSError as exc:
         raise FileError(f"unreadable ({exc.strerror or exc})") from exc
-    head = head.lstrip(b"\xef\xbb\xbf")
+    head = head.removeprefix(_BOM)
     if not head.strip():
         raise FileError("empty file; expected CloudTrail JSON")
     m = _LEADING_KEY.match(head)
@@ -236,8 +236,7 @@ def _diagnose(path: Path) -> str:
 
 def _explain(data: bytes) -> str:
     """Why these bytes (a delivery file's, inflated) are not a delivery file DuckDB can read."""
-    if data.startswith(_BOM):
-        data = data[len(_BOM):]
+    data = data.removeprefix(_BOM)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -618,9 +617,7 @@ def _array_copy(path: Path, gz: bool, dest: Path, lines: bool = True) -> tuple[s
             copied = _copy_array(_inflated(raw) if gz else iter((raw,)), out)
         if copied is not None:
             return str(dest), *copied
-        data = b"".join(_inflated(raw)) if gz else raw
-        if data.startswith(_BOM):
-            data = data[len(_BOM):]
+        data = (b"".join(_inflated(raw)) if gz else raw).removeprefix(_BOM)
         try:
             doc = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -650,8 +647,7 @@ def _copy_array(pieces: Iterator[bytes], out: Any, *, lines: bool = False) -> tu
         head += piece
         if len(head) >= _PIECE:
             break
-    if head.startswith(_BOM):
-        head = head[len(_BOM):]
+    head = head.removeprefix(_BOM)
     start = _HEAD.match(head)
     if not start:
         return None
@@ -740,11 +736,17 @@ def one_a_line(read: str) -> bool:
         return fh.read(1) == b"{"
 
 
+def array_of(data: bytes) -> bytes:
+    """The array a file ``_array_copy`` wrote holds, byte for byte: the file itself, or, one
+    record a line, its records with each line break back to the comma it took the place of."""
+    return data if data[:1] != b"{" else b"[" + data.replace(b"\n", b",") + b"]"
+
+
 def as_array(path: Path) -> None:
-    """Turn a file ``_copy_lines`` wrote back into the array it came from, byte for byte (its
-    every line break is one that took the place of a comma); an array is left as it is."""
+    """Turn a file ``_copy_lines`` wrote back into its array (``array_of``); an array is left
+    as it is."""
     if one_a_line(str(path)):
-        path.write_bytes(b"[" + path.read_bytes().replace(b"\n", b",") + b"]")
+        path.write_bytes(array_of(path.read_bytes()))
 
 
 def _inflated(raw: bytes) -> Iterator[bytes]:
