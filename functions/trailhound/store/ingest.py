@@ -18,8 +18,9 @@ about equal size (``inputs.plan_batches``), each in one transaction:
    run failed its check): one ``INSERT`` with no ``WHERE`` (``_insert_files``): DuckDB's
    threads get the records (their texts as delivered: ``eventJson``) from files one a line
    split at their line breaks (``read_text``, one branch a thread), or from arrays by
-   ``read_json_objects``; one ``json_transform`` a record, struct casts onto the Lake columns. Then one check of what it added (``_DIRECT_CHECK``): every row has an eventID and an
-   eventTime, no eventID twice, none stored before. A batch that fails is rolled back and
+   ``read_json_objects``; one ``json_transform`` a record, struct casts onto the Lake
+   columns. Then one check of what it added (``_DIRECT_CHECK``): every row has an eventID and
+   an eventTime, no eventID twice, none stored before. A batch that fails is rolled back and
    loaded the careful way;
 3. the careful load: ``_raw``, one narrow pass (``read_text`` + a ``json_transform`` to each
    record's ``eventID`` and ``eventTime``), gives per record its file, index, ``eventID``,

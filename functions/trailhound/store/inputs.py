@@ -688,11 +688,12 @@ def _copy_lines(first: bytes, pieces: Iterator[bytes], out: Any) -> int | None:
     like ``...]}``; _NotLines when a line break stands anywhere before the array's end.
 
     The insert splits such a file at its line breaks, where DuckDB's JSON reader scans every byte
-    of an array and parses each record before ``json_transform`` parses it again. CloudTrail writes no line breaks and each record's ``eventVersion``
-    first, and inside a JSON string a quote is escaped, so the separator is found only between
-    records, unless a record nests an object whose first key is ``eventVersion`` after another
-    (never seen in CloudTrail): then neither half of the record is a JSON document, DuckDB fails
-    on the file, and the batch is read again from the array (``as_array``), never loaded wrong.
+    of an array and parses each record before ``json_transform`` parses it again. CloudTrail
+    writes no line breaks and each record's ``eventVersion`` first, and inside a JSON string a
+    quote is escaped, so the separator is found only between records, unless a record nests an
+    object whose first key is ``eventVersion`` after another (never seen in CloudTrail): then
+    neither half of the record is a JSON document, DuckDB fails on the file, and the batch is
+    read again from the array (``as_array``), never loaded wrong.
     """
     keep = len(_SEP) - 1  # a separator may straddle two pieces by this much at most
     written = 0
