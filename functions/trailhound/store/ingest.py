@@ -313,7 +313,7 @@ class Ingestor:
             def ahead(direct: bool) -> None:
                 """How this batch loads is known: start on the next. The careful way reads
                 arrays, and a run with stored events or bad records likely goes on so (a
-                re-ingest): lines no more from the next batch not yet started."""
+                re-ingest): the batches not started yet are then written as arrays."""
                 if not direct:
                     inputs.lines = False
                 inputs.ahead()
